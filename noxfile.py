@@ -1,0 +1,62 @@
+"""Sessions of the memwise template repository itself. `nox -l` lists them.
+
+The rendered project has its own noxfile (template/noxfile.py); these sessions render it and
+test it. Tool versions live in pyproject.toml's dependency groups (and uv.lock).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.10.16"
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "tests"]
+
+ROOT = Path(__file__).parent
+DEMO = ROOT / "demo"
+
+
+def install(session: nox.Session, group: str) -> None:
+    """Install one dependency group from the lock into the session's environment."""
+    session.run_install(
+        "uv", "sync", "--locked", "--no-default-groups", f"--group={group}",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )  # fmt: skip
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the template's test suite (pytest args after --, e.g. -m "not slow")."""
+    install(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint this repository with its pre-commit hooks (the renders are linted by the tests)."""
+    install(session, "lint")
+    session.run("pre-commit", "run", "--all-files", "--show-diff-on-failure")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Render the template with its defaults into demo/ and run its memory sessions there."""
+    install(session, "test")
+    shutil.rmtree(DEMO, ignore_errors=True)
+    session.run(
+        "copier", "copy", "--defaults", "--vcs-ref=HEAD", "--quiet", str(ROOT), str(DEMO)
+    )  # fmt: skip
+    with session.chdir(DEMO):
+        session.run("nox", "-s", "memtest", "profile", "flamegraph")
+    reports = "\n".join(f"  {path}" for path in sorted((DEMO / "reports").rglob("*.*")))
+    session.log(f"demo project: {DEMO}\nits reports:\n{reports}")
+
+
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """Time the render, the first green memtest and nox's overhead; print medians."""
+    install(session, "test")
+    session.run("python", "benchmarks/speed.py", *session.posargs)

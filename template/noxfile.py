@@ -1,0 +1,225 @@
+"""What a developer of this project can run. `nox -l` lists it; `make <session>` runs the same.
+
+Tool versions are not listed here: every session installs dependency groups from
+pyproject.toml with uv. Memory reports go under reports/<session>/, printed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.10.16"
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "tests", "memtest"]
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+WORKLOAD = PYPROJECT["tool"]["memwise"]["workload"]
+REPORTS = ROOT / "reports"
+MEMTEST_PREFIX = "memtest"
+
+
+def installed_pythons() -> list[str]:
+    """Supported versions (from the classifiers) that are on PATH; all of them if none is."""
+    supported = nox.project.python_versions(PYPROJECT)
+    return [version for version in supported if shutil.which(f"python{version}")] or supported
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style, formatting and pyproject.toml (ruff, validate-pyproject)."""
+    install(session, only_group="lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("validate-pyproject", "pyproject.toml")
+
+
+@nox.session(python=installed_pythons())
+def tests(session: nox.Session) -> None:
+    """Run the tests with plain pytest (no memory tracking) on each supported Python."""
+    install(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def memtest(session: nox.Session) -> None:
+    """Run the tests under pytest-memray: enforce memory limits, show the top allocators."""
+    require_memory_tools(session)
+    install(session, "memory")
+    reports = fresh_reports("memtest")
+    captures = reports / "captures"
+    try:
+        session.run(
+            "pytest",
+            "--memray",
+            "--most-allocations=5",
+            "--stacks=8",
+            f"--memray-bin-path={captures}",
+            f"--memray-bin-prefix={MEMTEST_PREFIX}",
+            f"--junitxml={reports / 'junit.xml'}",
+            *session.posargs,
+        )
+    except nox.command.CommandFailed:
+        written = []
+        for capture in keep_failing_captures(captures):
+            test_name = capture.stem.removeprefix(f"{MEMTEST_PREFIX}-")
+            written += flamegraphs(session, capture, reports / test_name)
+        where = "\n".join(f"  {path}" for path in written) or "  (no capture: not a memory test)"
+        session.error(
+            f"tests failed; flamegraphs of the failing tests' captures:\n{where}\n"
+            "The failures above name each test, its limit and what it allocated."
+        )
+    keep_failing_captures(captures)
+    session.log(f"memtest passed; JUnit report: {reports / 'junit.xml'}")
+
+
+@nox.session
+def profile(session: nox.Session) -> None:
+    """Profile CPU and memory line by line with scalene. Args: [program.py [its args]]."""
+    require_memory_tools(session)
+    install(session, "profile")
+    program, args = program_and_args(session)
+    reports = fresh_reports("profile")
+    profile_json = reports / "profile.json"
+    extra = ["---", *args] if args else []
+    session.run("scalene", "run", "-o", str(profile_json), program, *extra)
+    with session.chdir(reports):
+        # scalene 2.x writes scalene-profile.html into the current directory.
+        session.run("scalene", "view", "--standalone", profile_json.name)
+    html = reports / "profile.html"
+    (reports / "scalene-profile.html").replace(html)
+    print_scalene_top_lines(json.loads(profile_json.read_text(encoding="utf-8")))
+    session.log(f"profile reports:\n  {profile_json}\n  {html}")
+
+
+@nox.session
+def flamegraph(session: nox.Session) -> None:
+    """Record the workload with memray: flamegraph, leaks flamegraph and stats. Args as profile."""
+    require_memory_tools(session)
+    install(session, "memory")
+    program, args = program_and_args(session)
+    reports = fresh_reports("flamegraph")
+    capture = reports / "workload.bin"
+    # Python allocator tracing makes the leaks flamegraph exact (pymalloc hides frees otherwise).
+    run_failed = None
+    try:
+        session.run(
+            "memray", "run", "--trace-python-allocators", "-q", "-f", "-o", str(capture),
+            program, *args,
+        )  # fmt: skip
+    except nox.command.CommandFailed as error:
+        run_failed = error  # memray still wrote the capture: report what it holds, then fail
+        if not capture.exists():
+            raise
+    written = flamegraphs(session, capture, reports / "flamegraph")
+    stats_json = reports / "stats.json"
+    session.run("memray", "stats", "--json", "-f", "-o", str(stats_json), str(capture))
+    session.run("memray", "stats", str(capture))
+    paths = "\n".join(f"  {path}" for path in [*written, stats_json, capture])
+    if run_failed is not None:
+        session.error(f"{program} failed ({run_failed.reason}); reports of its capture:\n{paths}")
+    session.log(f"flamegraph reports:\n{paths}")
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def install(session: nox.Session, *groups: str, only_group: str | None = None) -> None:
+    """Install the project with dependency groups from pyproject.toml, or one group alone."""
+    selection = [f"--only-group={only_group}"] if only_group else [f"--group={g}" for g in groups]
+    session.run_install(
+        "uv", "sync", "--no-default-groups", *selection,
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )  # fmt: skip
+
+
+def require_memory_tools(session: nox.Session) -> None:
+    """Stop with advice where memray (and scalene's memory profiling) cannot run."""
+    if sys.platform == "win32":
+        session.error(
+            f"`{session.name}` needs memray, which does not run on Windows. Run it in WSL or "
+            "on Linux/macOS (CI runs it on Linux); `nox -s tests` and `nox -s lint` work here."
+        )
+
+
+def fresh_reports(name: str) -> Path:
+    """An empty reports/<name>/ folder, so no report of an earlier run is mistaken for new."""
+    folder = REPORTS / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def program_and_args(session: nox.Session) -> tuple[str, list[str]]:
+    """The program to run (the configured workload by default) and its arguments."""
+    program, *args = session.posargs or [WORKLOAD]
+    if not Path(program).is_file():
+        session.error(
+            f"No such program: {program}. Give a Python file after `--`, e.g. "
+            f"`nox -s {session.name} -- {WORKLOAD} --help`, or set [tool.memwise] workload."
+        )
+    return program, args
+
+
+def keep_failing_captures(captures: Path) -> list[Path]:
+    """Delete the captures of passing tests; return those of the tests that failed."""
+    lastfailed = ROOT / ".pytest_cache" / "v" / "cache" / "lastfailed"
+    failed = json.loads(lastfailed.read_text(encoding="utf-8")) if lastfailed.exists() else {}
+    # pytest-memray names each capture <prefix>-<test id with "::" and "/" as "-">.bin
+    wanted = {
+        f"{MEMTEST_PREFIX}-{test_id.replace('::', '-').replace('/', '-')}.bin" for test_id in failed
+    }
+    kept = []
+    for capture in captures.glob("*.bin"):
+        if capture.name in wanted:
+            kept.append(capture)
+        else:
+            capture.unlink()
+    return sorted(kept)
+
+
+def flamegraphs(session: nox.Session, capture: Path, stem: Path) -> list[Path]:
+    """Self-contained (offline) flamegraphs of a capture: peak memory, and what was not freed."""
+    peak, leaks = stem.parent / f"{stem.name}.html", stem.parent / f"{stem.name}-leaks.html"
+    session.run("memray", "flamegraph", "--no-web", "-f", "-o", str(peak), str(capture))
+    session.run("memray", "flamegraph", "--leaks", "--no-web", "-f", "-o", str(leaks), str(capture))
+    return [peak, leaks]
+
+
+def print_scalene_top_lines(profile: dict, count: int = 5) -> None:
+    """Print the lines that used the most memory and the most time in a scalene JSON profile."""
+    lines = [
+        (name, line)
+        for name, data in profile.get("files", {}).items()
+        for line in data.get("lines", [])
+    ]
+
+    def show(title: str, key: str, unit: str, value) -> None:
+        print(f"\n{title}")
+        ranked = sorted(lines, key=lambda item: value(item[1]), reverse=True)[:count]
+        for name, line in ranked:
+            if value(line) > 0:
+                print(
+                    f"  {value(line):8.1f} {unit}  {name}:{line['lineno']}  {line['line'].strip()}"
+                )
+
+    show(
+        "Top lines by memory allocated (scalene):",
+        "n_malloc_mb",
+        "MB",
+        lambda line: line.get("n_malloc_mb", 0.0),
+    )
+    show(
+        "Top lines by time (scalene, % of CPU):",
+        "cpu",
+        "% ",
+        lambda line: line.get("n_cpu_percent_python", 0.0) + line.get("n_cpu_percent_c", 0.0),
+    )

@@ -1,0 +1,26 @@
+"""Shared fixtures: render the template with the real copier, run nox in the render."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import render
+
+
+@pytest.fixture(scope="session")
+def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One default render shared by the read-only tests."""
+    return render(tmp_path_factory.mktemp("default") / "my-service")
+
+
+@pytest.fixture
+def render_project(tmp_path: Path) -> Callable[..., Path]:
+    """Render with the given answers into a fresh folder (for tests that vary answers)."""
+
+    def _render(**answers: object) -> Path:
+        return render(tmp_path / "project", **answers)
+
+    return _render

@@ -1,0 +1,34 @@
+"""Invalid answers are refused with a message naming the answer and the rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import render
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"package_name": "2fast"}, "package_name '2fast' is not an import name"),
+        ({"package_name": "my-service"}, "package_name 'my-service' is not an import name"),
+        ({"package_name": "class"}, "package_name 'class' is a Python keyword"),
+        ({"package_name": "json"}, "package_name 'json' would shadow the standard library"),
+        ({"package_name": "typing"}, "package_name 'typing' would shadow the standard library"),
+        ({"package_name": "test"}, "package_name 'test' would shadow the standard library"),
+        ({"project_name": ""}, "project_name '' is not a valid distribution name"),
+        ({"project_name": "my service"}, "project_name 'my service' is not a valid"),
+        ({"project_name": "-dash"}, "project_name '-dash' is not a valid"),
+        ({"python_min": "3.13", "python_max": "3.10"}, "python_max 3.10 is older than python_min"),
+        ({"python_min": "3.9"}, "3.9"),
+        ({"author_email": "not-an-email"}, "author_email 'not-an-email' is not an email"),
+        ({"license": "GPL"}, "GPL"),
+        ({"description": "   "}, "description must not be empty"),
+    ],
+)
+def test_invalid_answer_is_refused_with_its_rule(tmp_path, answers: dict, message: str) -> None:
+    destination = tmp_path / "project"
+    with pytest.raises(ValueError) as refused:
+        render(destination, **answers)
+    assert message in str(refused.value)
+    assert not destination.exists() or not any(destination.iterdir())

@@ -1,0 +1,173 @@
+"""The default render holds what the foundation promises (fast: no sessions are run)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import nox, run
+
+EXPECTED_SESSIONS = {"lint", "tests", "memtest", "profile", "flamegraph"}
+
+
+def pyproject(project: Path) -> dict:
+    return tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def nox_sessions(project: Path) -> dict[str, str]:
+    """Session name -> description, from the render's own `nox --list`."""
+    listed = re.findall(r"^[*-] (\S+) -> (.*)$", nox(project, "--list").stdout, re.MULTILINE)
+    return dict(listed)
+
+
+def test_files_of_a_service_project_are_rendered(default_project: Path) -> None:
+    for name in [
+        "pyproject.toml", "noxfile.py", "Makefile", ".pre-commit-config.yaml", ".gitignore",
+        "README.md", "LICENSE", ".copier-answers.yml", "src/my_service/__init__.py",
+        "src/my_service/cache.py", "src/my_service/jobs.py", "src/my_service/workload.py",
+        "tests/test_memory.py",
+    ]:  # fmt: skip
+        assert (default_project / name).is_file(), name
+
+
+def test_no_jinja_is_left_and_no_file_is_empty(default_project: Path) -> None:
+    for path in default_project.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            assert text.strip(), f"{path} is empty"
+            assert not re.search(r"\{\{|\{%|%\}", text), f"Jinja left in {path}"
+
+
+def test_answers_file_records_the_answers(default_project: Path) -> None:
+    answers = yaml.safe_load((default_project / ".copier-answers.yml").read_text())
+    assert answers["package_name"] == "my_service"
+    assert answers["python_min"] == "3.10"
+    assert "_src_path" in answers
+    assert "python_versions" not in answers  # computed values are not stored
+
+
+def test_pyproject_metadata_and_groups(default_project: Path) -> None:
+    data = pyproject(default_project)
+    project = data["project"]
+    assert project["name"] == "my-service"
+    assert project["requires-python"] == ">=3.10"
+    assert project["license"] == "MIT"
+    versions = [c.rsplit(" ", 1)[1] for c in project["classifiers"] if c.count("::") == 2
+                and c.startswith("Programming Language :: Python :: 3.")]  # fmt: skip
+    assert versions == ["3.10", "3.11", "3.12", "3.13"]
+    groups = data["dependency-groups"]
+    memory = " ".join(str(item) for item in groups["memory"])
+    assert "pytest-memray" in memory
+    assert "memray>=" in memory
+    assert all("sys_platform != 'win32'" in item for item in groups["memory"] if "memray" in str(item))
+    assert groups["profile"] == ["scalene>=2.4; sys_platform != 'win32'"]
+    assert {"include-group": "test"} in groups["memory"]
+    included = {item["include-group"] for item in groups["dev"] if isinstance(item, dict)}
+    assert included == {"memory", "profile", "lint"}
+
+
+def test_pytest_config_registers_markers_without_memray_in_addopts(default_project: Path) -> None:
+    config = pyproject(default_project)["tool"]["pytest"]["ini_options"]
+    assert "--memray" not in " ".join(config["addopts"])
+    assert "--strict-markers" in config["addopts"]
+    markers = " ".join(config["markers"])
+    assert "limit_memory(" in markers
+    assert "limit_leaks(" in markers
+    # pytest-memray ignores its ini keys; none may pretend to work.
+    for ignored in ["memray", "native", "stacks", "most_allocations", "trace_python_allocators"]:
+        assert ignored not in config
+
+
+def test_pyproject_is_valid(default_project: Path) -> None:
+    run(["validate-pyproject", "pyproject.toml"], default_project)
+
+
+def test_python_files_compile(default_project: Path) -> None:
+    for path in default_project.rglob("*.py"):
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+
+def test_render_is_lint_clean_as_rendered(default_project: Path) -> None:
+    run(["ruff", "check", "--no-cache", "."], default_project)
+    run(["ruff", "format", "--check", "--no-cache", "."], default_project)
+
+
+def test_nox_lists_every_session_with_a_description(default_project: Path) -> None:
+    sessions = nox_sessions(default_project)
+    names = {name.split("-")[0] for name in sessions}
+    assert names == EXPECTED_SESSIONS
+    assert all(description for description in sessions.values())
+    assert any(name.startswith("tests-3.") for name in sessions)
+
+
+def test_makefile_and_readme_name_the_noxfile_sessions(default_project: Path) -> None:
+    names = {name.split("-")[0] for name in nox_sessions(default_project)}
+    makefile = (default_project / "Makefile").read_text()
+    make_sessions = set(re.search(r"^SESSIONS := (.*)$", makefile, re.MULTILINE)[1].split())
+    assert make_sessions == names
+    readme = (default_project / "README.md").read_text()
+    for name in names:
+        assert f"nox -s {name}" in readme
+
+
+def test_make_runs_the_nox_session_of_the_same_name(default_project: Path) -> None:
+    dry_run = run(["make", "-n", "memtest", "ARGS=-k cache"], default_project).stdout
+    assert re.search(r"nox -s memtest -- -k cache$", dry_run.strip())
+
+
+def test_pre_commit_hooks_need_no_clone(default_project: Path) -> None:
+    config = yaml.safe_load((default_project / ".pre-commit-config.yaml").read_text())
+    assert [repo["repo"] for repo in config["repos"]] == ["local"]
+    entries = " ".join(hook["entry"] for hook in config["repos"][0]["hooks"])
+    assert "ruff check" in entries
+    assert "ruff format" in entries
+
+
+def test_gitignore_keeps_reports_and_environments_out(default_project: Path) -> None:
+    ignored = (default_project / ".gitignore").read_text().split()
+    for entry in ["reports/", ".nox/", ".venv/", ".pytest_cache/"]:
+        assert entry in ignored
+
+
+@pytest.mark.parametrize(
+    ("license_id", "first_line"),
+    [("MIT", "MIT License"), ("Apache-2.0", "Apache License"), ("BSD-3-Clause", "BSD 3-Clause")],
+)
+def test_license_text_matches_the_answer(render_project, license_id: str, first_line: str) -> None:
+    project = render_project(license=license_id, author_name="Ada")
+    text = (project / "LICENSE").read_text()
+    assert text.strip().startswith(first_line)
+    assert pyproject(project)["project"]["license"] == license_id
+    if license_id != "Apache-2.0":
+        assert "Copyright (c) Ada" in text
+
+
+def test_proprietary_project_has_no_license_file(render_project) -> None:
+    project = render_project(license="Proprietary")
+    assert not (project / "LICENSE").exists()
+    data = pyproject(project)["project"]
+    assert "license" not in data
+    assert "Private :: Do Not Upload" in data["classifiers"]
+    run(["validate-pyproject", "pyproject.toml"], project)
+
+
+def test_python_range_drives_classifiers_and_tools(render_project) -> None:
+    project = render_project(python_min="3.11", python_max="3.12")
+    data = pyproject(project)
+    assert data["project"]["requires-python"] == ">=3.11"
+    assert data["tool"]["ruff"]["target-version"] == "py311"
+    assert {name for name in nox_sessions(project) if name.startswith("tests")} <= {
+        "tests-3.11", "tests-3.12"
+    }  # fmt: skip
+
+
+def test_package_name_follows_the_project_name(render_project) -> None:
+    project = render_project(project_name="Order.Tracker-API")
+    assert (project / "src" / "order_tracker_api" / "cache.py").is_file()
+    assert "from order_tracker_api.cache import" in (project / "tests" / "test_cache.py").read_text()
