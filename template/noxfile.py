@@ -108,12 +108,10 @@ def flamegraph(session: nox.Session) -> None:
     program, args = program_and_args(session)
     reports = fresh_reports("flamegraph")
     capture = reports / "workload.bin"
-    # Python allocator tracing makes the leaks flamegraph exact (pymalloc hides frees otherwise).
     run_failed = None
     try:
         session.run(
-            "memray", "run", "--trace-python-allocators", "-q", "-f", "-o", str(capture),
-            program, *args,
+            "memray", "run", "-q", "-f", "-o", str(capture), program, *args,
         )  # fmt: skip
     except nox.command.CommandFailed as error:
         run_failed = error  # memray still wrote the capture: report what it holds, then fail
@@ -125,7 +123,8 @@ def flamegraph(session: nox.Session) -> None:
     session.run("memray", "stats", str(capture))
     paths = "\n".join(f"  {path}" for path in [*written, stats_json, capture])
     if run_failed is not None:
-        session.error(f"{program} failed ({run_failed.reason}); reports of its capture:\n{paths}")
+        code = run_failed.return_code
+        session.error(f"{program} failed (exit code {code}); reports of its capture:\n{paths}")
     session.log(f"flamegraph reports:\n{paths}")
 
 
@@ -146,7 +145,7 @@ def require_memory_tools(session: nox.Session) -> None:
     if sys.platform == "win32":
         session.error(
             f"`{session.name}` needs memray, which does not run on Windows. Run it in WSL or "
-            "on Linux/macOS (CI runs it on Linux); `nox -s tests` and `nox -s lint` work here."
+            "on Linux/macOS (CI runs it on Linux); `nox -s tests` and `nox -s lint` work here"
         )
 
 
@@ -195,31 +194,21 @@ def flamegraphs(session: nox.Session, capture: Path, stem: Path) -> list[Path]:
 
 
 def print_scalene_top_lines(profile: dict, count: int = 5) -> None:
-    """Print the lines that used the most memory and the most time in a scalene JSON profile."""
+    """Print the lines that allocated the most memory and took the most time in a profile."""
     lines = [
-        (name, line)
-        for name, data in profile.get("files", {}).items()
+        (f"{filename}:{line['lineno']}", line)
+        for filename, data in profile.get("files", {}).items()
         for line in data.get("lines", [])
     ]
-
-    def show(title: str, key: str, unit: str, value) -> None:
-        print(f"\n{title}")
-        ranked = sorted(lines, key=lambda item: value(item[1]), reverse=True)[:count]
-        for name, line in ranked:
-            if value(line) > 0:
-                print(
-                    f"  {value(line):8.1f} {unit}  {name}:{line['lineno']}  {line['line'].strip()}"
-                )
-
-    show(
-        "Top lines by memory allocated (scalene):",
-        "n_malloc_mb",
-        "MB",
-        lambda line: line.get("n_malloc_mb", 0.0),
-    )
-    show(
-        "Top lines by time (scalene, % of CPU):",
-        "cpu",
-        "% ",
-        lambda line: line.get("n_cpu_percent_python", 0.0) + line.get("n_cpu_percent_c", 0.0),
-    )
+    rankings = {
+        "memory allocated (MB)": lambda line: line.get("n_malloc_mb", 0.0),
+        "time (% of CPU)": lambda line: (
+            line.get("n_cpu_percent_python", 0.0) + line.get("n_cpu_percent_c", 0.0)
+        ),
+    }
+    for title, measure in rankings.items():
+        print(f"\nTop lines by {title}, from scalene:")
+        ranked = sorted(lines, key=lambda item: measure(item[1]), reverse=True)[:count]
+        for where, line in ranked:
+            if measure(line) > 0:
+                print(f"  {measure(line):8.1f}  {where}  {line['line'].strip()}")

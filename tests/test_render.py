@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -65,7 +63,9 @@ def test_pyproject_metadata_and_groups(default_project: Path) -> None:
     memory = " ".join(str(item) for item in groups["memory"])
     assert "pytest-memray" in memory
     assert "memray>=" in memory
-    assert all("sys_platform != 'win32'" in item for item in groups["memory"] if "memray" in str(item))
+    assert all(
+        "sys_platform != 'win32'" in item for item in groups["memory"] if "memray" in str(item)
+    )
     assert groups["profile"] == ["scalene>=2.4; sys_platform != 'win32'"]
     assert {"include-group": "test"} in groups["memory"]
     included = {item["include-group"] for item in groups["dev"] if isinstance(item, dict)}
@@ -170,4 +170,6 @@ def test_python_range_drives_classifiers_and_tools(render_project) -> None:
 def test_package_name_follows_the_project_name(render_project) -> None:
     project = render_project(project_name="Order.Tracker-API")
     assert (project / "src" / "order_tracker_api" / "cache.py").is_file()
-    assert "from order_tracker_api.cache import" in (project / "tests" / "test_cache.py").read_text()
+    assert (
+        "from order_tracker_api.cache import" in (project / "tests" / "test_cache.py").read_text()
+    )

@@ -1,0 +1,188 @@
+"""Run every nox session of a default render for real and read what it writes (slow)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import nox, render, run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A default render whose sessions the tests in this module run in turn."""
+    return render(tmp_path_factory.mktemp("sessions") / "my-service")
+
+
+def assert_self_contained_html(path: Path, *names: str) -> None:
+    """The report opens offline (no script or style from the network) and shows the code."""
+    html = path.read_text(encoding="utf-8")
+    assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?://", html), path
+    for name in names:
+        assert name in html, f"{name} not in {path}"
+
+
+def test_lint_session_passes_on_the_render(project: Path) -> None:
+    nox(project, "-s", "lint")
+
+
+def test_tests_session_runs_on_each_installed_python(project: Path) -> None:
+    output = nox(project, "-s", "tests").stderr
+    ran = re.findall(r"Session (tests-3\.\d+) was successful", output)
+    assert ran, output
+    assert len(ran) == len(set(ran))
+
+
+def test_memtest_passes_and_shows_the_top_allocators(project: Path) -> None:
+    result = nox(project, "-s", "memtest")
+    assert "Allocation results for tests/test_memory.py::" in result.stdout
+    assert re.search(r"\d+ passed", result.stdout)
+    reports = project / "reports" / "memtest"
+    assert (reports / "junit.xml").is_file()
+    assert not list((reports / "captures").glob("*.bin")), "passing tests keep no capture"
+    assert str(reports / "junit.xml") in result.stderr
+
+
+def test_memtest_passes_pytest_arguments_through(project: Path) -> None:
+    result = nox(project, "-R", "-s", "memtest", "--", "-k", "cache", "-q")
+    assert "deselected" in result.stdout
+    assert "test_jobs" not in result.stdout
+
+
+def test_profile_writes_json_with_memory_data_and_an_offline_view(project: Path) -> None:
+    result = nox(project, "-s", "profile")
+    reports = project / "reports" / "profile"
+    profile = json.loads((reports / "profile.json").read_text(encoding="utf-8"))
+    workload = [name for name in profile["files"] if name.endswith("workload.py")]
+    assert workload, list(profile["files"])
+    lines = [line for data in profile["files"].values() for line in data["lines"]]
+    assert max(line["n_malloc_mb"] for line in lines) > 0
+    assert profile["max_footprint_mb"] > 0
+    assert_self_contained_html(reports / "profile.html", "render_report", "handle_request")
+    assert "Top lines by memory allocated" in result.stdout
+    assert "Top lines by time" in result.stdout
+    assert str(reports / "profile.html") in result.stderr
+
+
+def test_flamegraph_writes_offline_flamegraphs_and_stats(project: Path) -> None:
+    result = nox(project, "-s", "flamegraph")
+    reports = project / "reports" / "flamegraph"
+    for name in ["flamegraph.html", "flamegraph-leaks.html"]:
+        assert_self_contained_html(reports / name, "render_report")
+    stats = json.loads((reports / "stats.json").read_text(encoding="utf-8"))
+    assert stats["total_bytes_allocated"] > 10 * 1024 * 1024
+    assert stats["metadata"]["peak_memory"] > 0
+    assert "Top 5 largest allocating locations" in result.stdout
+    for name in ["flamegraph.html", "stats.json", "workload.bin"]:
+        assert str(reports / name) in result.stderr
+
+
+def test_program_and_its_arguments_follow_the_double_dash(project: Path) -> None:
+    script = "src/my_service/workload.py"
+    result = nox(project, "-R", "-s", "flamegraph", "--", script, "--requests", "500")
+    hits, misses = re.search(r"hits=(\d+) misses=(\d+)", result.stdout).groups()
+    assert int(hits) + int(misses) == 500
+
+
+@pytest.mark.parametrize("session", ["profile", "flamegraph"])
+def test_a_missing_program_is_named(project: Path, session: str) -> None:
+    result = nox(project, "-R", "-s", session, "--", "no/such/script.py", check=False)
+    assert result.returncode != 0
+    assert "No such program: no/such/script.py" in result.stderr
+
+
+def test_a_crashing_program_fails_the_session_but_its_capture_is_reported(
+    project: Path,
+) -> None:
+    crash = project / "crash.py"
+    crash.write_text("data = [bytes(1024) for _ in range(1000)]\nraise SystemExit(3)\n")
+    result = nox(project, "-R", "-s", "flamegraph", "--", "crash.py", check=False)
+    assert result.returncode != 0
+    assert "crash.py failed" in result.stderr
+    assert (project / "reports" / "flamegraph" / "flamegraph.html").is_file()
+    crash.unlink()
+
+
+@pytest.mark.parametrize("session", ["memtest", "profile", "flamegraph"])
+def test_memory_sessions_explain_themselves_on_windows(project: Path, session: str) -> None:
+    # memray cannot be installed on Windows, so the real check is the session's guard. It runs
+    # before anything is installed: nox is run without a virtualenv, on a patched platform.
+    code = (
+        "import sys; sys.platform = 'win32'; from nox.__main__ import main; "
+        f"sys.argv = ['nox', '--no-venv', '-s', '{session}']; main()"
+    )
+    result = run([sys.executable, "-c", code], project, check=False)
+    assert result.returncode != 0
+    assert "does not run on Windows" in result.stderr
+    assert "WSL" in result.stderr
+
+
+def test_pre_commit_hooks_pass_on_the_render(project: Path, tmp_path: Path) -> None:
+    copy = render(tmp_path / "hooks")
+    run(["git", "init", "-q"], copy)
+    run(["git", "add", "-A"], copy)
+    run([sys.executable, "-m", "pre_commit", "run", "--all-files"], copy)
+
+
+def test_hooks_refuse_conflict_markers_and_rej_files(tmp_path: Path) -> None:
+    copy = render(tmp_path / "hooks")
+    (copy / "noxfile.py.rej").write_text("rejected hunk\n")
+    readme = copy / "README.md"
+    readme.write_text(readme.read_text() + "<<<<<<< before\nmine\n=======\ntheirs\n>>>>>>> after\n")
+    run(["git", "init", "-q"], copy)
+    run(["git", "add", "-A"], copy)
+    result = run([sys.executable, "-m", "pre_commit", "run", "--all-files"], copy, check=False)
+    assert result.returncode != 0
+    assert re.search(r"no merge conflict markers\.+Failed", result.stdout)
+    assert re.search(r"no \.rej files.*\.+Failed", result.stdout)
+
+
+def test_memtest_fails_and_names_the_tests_over_their_limits(tmp_path: Path) -> None:
+    project = render(tmp_path / "regressed")
+    (project / "tests" / "test_regressions.py").write_text(REGRESSIONS)
+    result = nox(project, "-s", "memtest", "--", "tests/test_regressions.py", check=False)
+    assert result.returncode != 0
+    out = result.stdout
+    assert "test_over_its_limit" in out
+    assert "Test was limited to 1.0MiB but allocated 3.0MiB" in out
+    assert "test_that_leaks" in out
+    assert "Test was allowed to leak 1.0MiB per location" in out
+    reports = project / "reports" / "memtest"
+    for test in ["test_over_its_limit", "test_that_leaks"]:
+        stem = f"tests-test_regressions.py-{test}"
+        assert (reports / "captures" / f"memtest-{stem}.bin").is_file()
+        assert_self_contained_html(reports / f"{stem}.html", test)
+        assert_self_contained_html(reports / f"{stem}-leaks.html", test)
+        assert str(reports / f"{stem}.html") in result.stderr
+    kept = sorted(path.name for path in (reports / "captures").glob("*.bin"))
+    assert len(kept) == 2, kept  # the passing test's capture is gone
+
+
+REGRESSIONS = """\
+import pytest
+
+_kept = []
+
+
+@pytest.mark.limit_memory("1 MB")
+def test_over_its_limit() -> None:
+    data = [bytearray(1024 * 1024) for _ in range(3)]
+    assert len(data) == 3
+
+
+@pytest.mark.limit_leaks("1 MB")
+def test_that_leaks() -> None:
+    for _ in range(4):
+        _kept.append(bytearray(1024 * 1024))
+
+
+@pytest.mark.limit_memory("10 MB")
+def test_within_its_limit() -> None:
+    assert len(bytearray(1024)) == 1024
+"""
