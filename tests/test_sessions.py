@@ -158,8 +158,11 @@ def test_memtest_fails_and_names_the_tests_over_their_limits(tmp_path: Path) -> 
         stem = f"tests-test_regressions.py-{test}"
         assert (reports / "captures" / f"memtest-{stem}.bin").is_file()
         assert_self_contained_html(reports / f"{stem}.html", test)
-        assert_self_contained_html(reports / f"{stem}-leaks.html", test)
         assert str(reports / f"{stem}.html") in result.stderr
+    # What was never freed: the leaking test's allocations, not the over-limit test's.
+    leaks = reports / "tests-test_regressions.py-test_that_leaks-leaks.html"
+    assert_self_contained_html(leaks, "test_that_leaks")
+    assert_self_contained_html(reports / "tests-test_regressions.py-test_over_its_limit-leaks.html")
     kept = sorted(path.name for path in (reports / "captures").glob("*.bin"))
     assert len(kept) == 2, kept  # the passing test's capture is gone
 
