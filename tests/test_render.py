@@ -117,7 +117,9 @@ def test_makefile_and_readme_name_the_noxfile_sessions(default_project: Path) ->
 
 
 def test_make_runs_the_nox_session_of_the_same_name(default_project: Path) -> None:
-    dry_run = run(["make", "-n", "memtest", "ARGS=-k cache"], default_project).stdout
+    dry_run = run(
+        ["make", "-n", "--no-print-directory", "memtest", "ARGS=-k cache"], default_project
+    ).stdout
     assert re.search(r"nox -s memtest -- -k cache$", dry_run.strip())
 
 

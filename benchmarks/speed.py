@@ -1,0 +1,113 @@
+"""Speed benchmark of memwise: render time, time to a green memtest, and nox's overhead.
+
+Run it with `make benchmark` (or `nox -s benchmark -- --runs 5`). It measures on this machine, on
+a warm uv cache (one unmeasured warm-up round comes first), and prints medians, because shared
+machines are noisy. The figures and the method are in docs/benchmarks.md.
+
+1. render: `copier copy --defaults` of a clean clone of this repository (HEAD) into a new folder.
+2. time to green: the render plus the first `nox -s memtest` in it (creating its environment
+   and installing pytest, memray and pytest-memray with uv).
+3. reused memtest: `nox -R -s memtest` against the very pytest command it runs, called directly
+   in the session's environment; the difference is what nox adds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+BIN = Path(sys.executable).parent
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    """Seconds one command takes; it must succeed."""
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def median_of(runs: int, measure: Callable[[int], float]) -> tuple[float, list[float]]:
+    samples = [measure(index) for index in range(runs)]
+    return statistics.median(samples), samples
+
+
+def render_command(source: Path, destination: Path) -> list[str]:
+    return [str(BIN / "copier"), "copy", "--defaults", "--quiet", str(source), str(destination)]
+
+
+def memtest_pytest_command(project: Path) -> list[str]:
+    """The pytest command the memtest session runs (as its log shows it), for a direct run."""
+    reports = project / "reports" / "memtest"
+    return [
+        str(project / ".nox" / "memtest" / "bin" / "pytest"), "--memray",
+        "--most-allocations=5", "--stacks=8", f"--memray-bin-path={reports / 'captures'}",
+        "--memray-bin-prefix=memtest", f"--junitxml={reports / 'junit.xml'}",
+    ]  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="measured runs of each figure")
+    args = parser.parse_args()
+    nox = [str(BIN / "nox")]
+    work = Path(tempfile.mkdtemp(prefix="memwise-bench-"))
+    try:
+        source = work / "memwise"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(source)], check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+        if dirty:
+            print("note: uncommitted changes are not measured (the clone is of HEAD)")
+
+        def render(index: int) -> float:
+            return timed(render_command(source, work / f"render-{index}"), work)
+
+        def render_and_memtest(index: int) -> float:
+            project = work / f"green-{index}"
+            start = time.perf_counter()
+            subprocess.run(render_command(source, project), check=True, capture_output=True)
+            subprocess.run([*nox, "-s", "memtest"], cwd=project, check=True, capture_output=True)
+            return time.perf_counter() - start
+
+        print("warming up (uv cache, copier, nox) ...", flush=True)
+        render_and_memtest(-1)
+        project = work / "green--1"
+
+        render_median, render_samples = median_of(args.runs, render)
+        green_median, green_samples = median_of(args.runs, render_and_memtest)
+        nox_median, nox_samples = median_of(
+            args.runs, lambda _: timed([*nox, "-R", "-s", "memtest"], project)
+        )
+        bare_median, bare_samples = median_of(
+            args.runs, lambda _: timed(memtest_pytest_command(project), project)
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def show(label: str, median: float, samples: list[float]) -> None:
+        runs = ", ".join(f"{sample:.2f}" for sample in samples)
+        print(f"{label:<44} {median:6.2f} s   (runs: {runs})")
+
+    print(f"\nmedians of {args.runs} runs, warm uv cache, Python {sys.version.split()[0]}")
+    show("render (copier copy --defaults)", render_median, render_samples)
+    show("time to green (render + first memtest)", green_median, green_samples)
+    show("nox -R -s memtest (reused environment)", nox_median, nox_samples)
+    show("the same pytest command, run directly", bare_median, bare_samples)
+    print(
+        f"{'nox overhead on a reused memtest':<44} {nox_median - bare_median:6.2f} s"
+        f"   (ratio {nox_median / bare_median:.2f})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
