@@ -174,7 +174,7 @@ def keep_failing_captures(captures: Path) -> list[Path]:
     failed = json.loads(lastfailed.read_text(encoding="utf-8")) if lastfailed.exists() else {}
     # pytest-memray names each capture <prefix>-<test id with "::" and "/" as "-">.bin
     wanted = {
-        f"{MEMTEST_PREFIX}-{test_id.replace('::', '-').replace('/', '-')}.bin" for test_id in failed
+        f"{MEMTEST_PREFIX}-{test.replace('::', '-').replace('/', '-')}.bin" for test in failed
     }
     kept = []
     for capture in captures.glob("*.bin"):
@@ -182,6 +182,10 @@ def keep_failing_captures(captures: Path) -> list[Path]:
             kept.append(capture)
         else:
             capture.unlink()
+    # pytest-memray's own bookkeeping, not a report.
+    shutil.rmtree(captures / "metadata", ignore_errors=True)
+    if not kept:
+        shutil.rmtree(captures, ignore_errors=True)
     return sorted(kept)
 
 

@@ -45,7 +45,7 @@ def test_memtest_passes_and_shows_the_top_allocators(project: Path) -> None:
     assert re.search(r"\d+ passed", result.stdout)
     reports = project / "reports" / "memtest"
     assert (reports / "junit.xml").is_file()
-    assert not list((reports / "captures").glob("*.bin")), "passing tests keep no capture"
+    assert not (reports / "captures").exists(), "passing tests keep no capture"
     assert str(reports / "junit.xml") in result.stderr
 
 
