@@ -13,6 +13,10 @@ from pathlib import Path
 
 import nox
 
+# nox does not put the noxfile's folder on sys.path; tools/ holds the gate's data handling.
+sys.path.insert(0, str(Path(__file__).parent))
+from tools import memory_gate
+
 nox.needs_version = ">=2025.10.16"
 nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "tests", "memtest"]
@@ -22,6 +26,9 @@ PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 WORKLOAD = PYPROJECT["tool"]["memwise"]["workload"]
 REPORTS = ROOT / "reports"
 MEMTEST_PREFIX = "memtest"
+BASELINE = ROOT / "memory-baseline.toml"
+# Memory figures differ between Python versions: the gate always measures on the newest one.
+GATE_PYTHON = nox.project.python_versions(PYPROJECT)[-1]
 
 
 def installed_pythons() -> list[str]:
@@ -128,6 +135,63 @@ def flamegraph(session: nox.Session) -> None:
     session.log(f"flamegraph reports:\n{paths}")
 
 
+@nox.session(python=GATE_PYTHON)
+def memgate(session: nox.Session) -> None:
+    """Fail when a memory figure grew past memory-baseline.toml plus the tolerance."""
+    require_memory_tools(session)
+    install(session, "memory")
+    reports = fresh_reports("memgate")
+    figures, stats = measure_memory_figures(session, reports)
+    # This run's figures in the baseline's format: copy it over the baseline to accept them
+    # (handy from a CI artifact when the baseline must come from Linux).
+    measured = reports / BASELINE.name
+    measured.write_text(memory_gate.baseline_text(figures, GATE_PYTHON, sys.platform), "utf-8")
+    recorded = nox.project.load_toml(BASELINE) if BASELINE.exists() else None
+    recorded_on = (recorded.get("python"), recorded.get("platform")) if recorded else None
+    if recorded_on and recorded_on != (GATE_PYTHON, sys.platform):
+        session.skip(
+            f"{BASELINE.name} was recorded on Python {recorded.get('python')}, "
+            f"{recorded.get('platform')}: figures differ elsewhere, so they are checked there "
+            "(CI checks them on Linux)."
+        )
+    tolerance = memory_gate.Tolerance.from_config(PYPROJECT["tool"]["memwise"].get("gate", {}))
+    comparisons = memory_gate.compare(recorded["figures"] if recorded else {}, figures, tolerance)
+    summary = reports / "summary.md"
+    summary.write_text(memory_gate.summary_markdown(comparisons, tolerance, stats), "utf-8")
+    for comparison in comparisons:
+        session.log(comparison.describe())
+    if recorded is None:
+        session.warn(
+            f"No {BASELINE.name} yet, so nothing to compare: record one with `nox -s baseline` "
+            f"(or copy {measured}) and commit it."
+        )
+        return
+    regressions = [c for c in comparisons if c.status == "REGRESSION"]
+    if regressions:
+        flamegraphs(session, reports / "workload.bin", reports / "workload")
+        session.error(
+            f"memory regression: {len(regressions)} figure(s) above {BASELINE.name} + "
+            f"tolerance ({tolerance}, set in [tool.memwise.gate] of pyproject.toml):\n"
+            + "\n".join(f"  {c.describe()}" for c in regressions)
+            + f"\nOpen {reports / 'workload.html'} for the workload, and run "
+            "`nox -s memtest` for a flamegraph of a failing test. If the growth is intended, "
+            f"record it with `nox -s baseline` and commit {BASELINE.name}."
+        )
+    session.log(f"memory gate passed (tolerance {tolerance}); summary: {summary}")
+
+
+@nox.session(python=GATE_PYTHON)
+def baseline(session: nox.Session) -> None:
+    """Record the figures memgate checks into memory-baseline.toml; commit that file."""
+    require_memory_tools(session)
+    install(session, "memory")
+    figures, _ = measure_memory_figures(session, fresh_reports("baseline"))
+    BASELINE.write_text(
+        memory_gate.baseline_text(figures, GATE_PYTHON, sys.platform), encoding="utf-8"
+    )
+    session.log(f"wrote {BASELINE}: review and commit it")
+
+
 # --- helpers --------------------------------------------------------------------------------
 
 
@@ -195,6 +259,28 @@ def flamegraphs(session: nox.Session, capture: Path, stem: Path) -> list[Path]:
     session.run("memray", "flamegraph", "--no-web", "-f", "-o", str(peak), str(capture))
     session.run("memray", "flamegraph", "--leaks", "--no-web", "-f", "-o", str(leaks), str(capture))
     return [peak, leaks]
+
+
+def measure_memory_figures(session: nox.Session, reports: Path) -> tuple[dict[str, int], dict]:
+    """The gate's figures: the workload's peak and total allocated, each memory test's peak."""
+    capture = reports / "workload.bin"
+    session.run("memray", "run", "-q", "-f", "-o", str(capture), WORKLOAD, silent=True)
+    stats_json = reports / "stats.json"
+    session.run("memray", "stats", "--json", "-f", "-o", str(stats_json), str(capture), silent=True)
+    stats = json.loads(stats_json.read_text(encoding="utf-8"))
+    figures = {
+        "workload peak": stats["metadata"]["peak_memory"],
+        "workload total allocated": stats["total_bytes_allocated"],
+    }
+    tests = reports / "tests"
+    session.run(
+        "pytest", "--memray", "-m", "limit_memory or limit_leaks", "-p", "no:cacheprovider",
+        f"--memray-bin-path={tests}", "--memray-bin-prefix=gate", "--hide-memray-summary", "-q",
+    )  # fmt: skip
+    peaks = session.run("python", "tools/memory_gate.py", "peaks", str(tests), "gate", silent=True)
+    for test, peak in json.loads(peaks).items():
+        figures[f"{test} peak"] = peak
+    return figures, stats
 
 
 def print_scalene_top_lines(profile: dict, count: int = 5) -> None:

