@@ -57,6 +57,9 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def benchmark(session: nox.Session) -> None:
-    """Time the render, the first green memtest and nox's overhead; print medians."""
+    """Speed (render, first green memtest, nox overhead): medians. `-- gate`: gate noise."""
     install(session, "test")
-    session.run("python", "benchmarks/speed.py", *session.posargs)
+    if session.posargs[:1] == ["gate"]:
+        session.run("python", "benchmarks/gate_noise.py", *session.posargs[1:])
+    else:
+        session.run("python", "benchmarks/speed.py", *session.posargs)

@@ -1,0 +1,248 @@
+"""`copier update` across template releases built as local git repositories (real copier, git).
+
+Releases: 1.0.0 is the working tree; 1.1.0 changes the noxfile, the CI workflow, the pytest
+configuration and the example README and tests; 2.0.0 adds a question whose default reproduces
+the old output.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import copier
+import pytest
+
+from tests.helpers import TEMPLATE, nox
+
+GIT = ["git", "-c", "user.name=memwise tests", "-c", "user.email=tests@example.com"]
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def release_1_1(repo: Path) -> None:
+    template = repo / "template"
+    edit(template / "noxfile.py", '"--stacks=8",', '"--stacks=8",\n            "--durations=5",')
+    edit(
+        template / ".github" / "workflows" / "ci.yml",
+        "  memtest:\n    runs-on: ubuntu-latest\n",
+        "  memtest:\n    runs-on: ubuntu-latest\n    timeout-minutes: 30\n",
+    )
+    edit(template / "pyproject.toml.jinja", "xfail_strict = true\n",
+         'xfail_strict = true\nconsole_output_style = "count"\n')  # fmt: skip
+    edit(template / "README.md.jinja", "## Sessions", "## What 1.1.0 adds\n\nNews.\n\n## Sessions")
+    jobs_test = template / "tests" / "test_jobs.py.jinja"
+    jobs_test.write_text(jobs_test.read_text() + "\n\ndef test_added_in_1_1() -> None:\n"
+                         "    assert True\n")  # fmt: skip
+
+
+def release_2_0(repo: Path) -> None:
+    edit(repo / "copier.yml", "# Computed values: never asked",
+         "gate_relative:\n  type: float\n  help: Relative tolerance of the memory gate\n"
+         "  default: 0.05\n\n# Computed values: never asked")  # fmt: skip
+    edit(repo / "template" / "pyproject.toml.jinja", "relative = 0.05",
+         "relative = {{ gate_relative }}")  # fmt: skip
+
+
+RELEASES: list[tuple[str, Callable[[Path], None]]] = [
+    ("1.0.0", lambda repo: None),
+    ("1.1.0", release_1_1),
+    ("2.0.0", release_2_0),
+]
+
+
+@pytest.fixture(scope="module")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template as a git repository with the three releases as tags."""
+    repo = tmp_path_factory.mktemp("releases") / "memwise"
+    repo.mkdir()
+    shutil.copy(TEMPLATE / "copier.yml", repo)
+    for folder in ["template", "licenses"]:
+        shutil.copytree(TEMPLATE / folder, repo / folder)
+    git(repo, "init", "-q")
+    for version, change in RELEASES:
+        change(repo)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", f"release {version}")
+        git(repo, "tag", version)
+    return repo
+
+
+def copy_at(repo: Path, version: str, destination: Path, **answers: object) -> Path:
+    copier.run_copy(str(repo), destination, data=answers, defaults=True, vcs_ref=version,
+                    quiet=True, unsafe=False)  # fmt: skip
+    git(destination, "init", "-q")
+    git(destination, "add", "-A")
+    git(destination, "commit", "-q", "-m", f"memwise {version}")
+    return destination
+
+
+def update_to(project: Path, version: str, **answers: object) -> None:
+    copier.run_update(project, data=answers, defaults=True, overwrite=True, vcs_ref=version,
+                      quiet=True, unsafe=False)  # fmt: skip
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "--allow-empty", "-m", f"update to {version}")
+
+
+def user_edits(project: Path) -> None:
+    """What a team does to its service after the first render."""
+    edit(project / "pyproject.toml", "dependencies = []", 'dependencies = ["attrs>=23"]')
+    edit(
+        project / "src" / "my_service" / "cache.py",
+        "import Hashable\n\n\nclass BoundedCache:",
+        "import Hashable\n\nDEFAULT_MAX_ENTRIES = 1024\n\n\nclass BoundedCache:",
+    )
+    edit(project / "tests" / "test_memory.py", '@pytest.mark.limit_memory("12 MB")',
+         '@pytest.mark.limit_memory("16 MB")')  # fmt: skip
+    edit(project / "README.md", "## Sessions", "Our service's notes.\n\n## Sessions")
+    (project / "tests" / "test_jobs.py").unlink()  # example code the team removed
+
+
+def commit_user_edits(project: Path) -> None:
+    user_edits(project)
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "our edits")
+
+
+def tree(project: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(project)): path.read_bytes()
+        for path in sorted(project.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(project).parts
+    }
+
+
+def assert_clean_merge(project: Path) -> None:
+    for name, content in tree(project).items():
+        assert not name.endswith(".rej"), name
+        assert not re.search(rb"^(<{7}|>{7}) ", content, re.MULTILINE), f"conflict in {name}"
+
+
+def assert_user_edits_intact(project: Path) -> None:
+    assert 'dependencies = ["attrs>=23"]' in (project / "pyproject.toml").read_text()
+    assert "DEFAULT_MAX_ENTRIES" in (project / "src" / "my_service" / "cache.py").read_text()
+    assert '"16 MB"' in (project / "tests" / "test_memory.py").read_text()
+    assert "Our service's notes." in (project / "README.md").read_text()
+    assert not (project / "tests" / "test_jobs.py").exists()
+
+
+def assert_release_1_1_arrived(project: Path) -> None:
+    assert '"--durations=5"' in (project / "noxfile.py").read_text()
+    assert "timeout-minutes: 30" in (project / ".github" / "workflows" / "ci.yml").read_text()
+    assert 'console_output_style = "count"' in (project / "pyproject.toml").read_text()
+
+
+def test_update_brings_template_changes_and_keeps_user_edits(template_repo, tmp_path) -> None:
+    project = copy_at(template_repo, "1.0.0", tmp_path / "service")
+    commit_user_edits(project)
+    update_to(project, "1.1.0")
+    assert_release_1_1_arrived(project)
+    assert_user_edits_intact(project)
+    assert_clean_merge(project)
+    readme = (project / "README.md").read_text()
+    assert "What 1.1.0 adds" not in readme  # the README belongs to the project
+
+
+@pytest.mark.slow
+def test_sessions_pass_after_an_update(template_repo, tmp_path) -> None:
+    project = copy_at(template_repo, "1.0.0", tmp_path / "service")
+    commit_user_edits(project)
+    update_to(project, "1.1.0")
+    nox(project, "-s", "lint")
+    result = nox(project, "-s", "memtest")
+    assert "slowest 5 durations" in result.stdout  # the 1.1.0 noxfile ran
+
+
+def test_multi_hop_update_equals_direct_update_and_fresh_render(template_repo, tmp_path) -> None:
+    hops = copy_at(template_repo, "1.0.0", tmp_path / "hops")
+    commit_user_edits(hops)
+    update_to(hops, "1.1.0")
+    update_to(hops, "2.0.0")
+
+    direct = copy_at(template_repo, "1.0.0", tmp_path / "direct")
+    commit_user_edits(direct)
+    update_to(direct, "2.0.0")
+
+    fresh = copy_at(template_repo, "2.0.0", tmp_path / "fresh")
+    user_edits(fresh)
+    expected = tree(fresh)
+    # The README is the project's own since the first render: the one rendered at 1.0.0, plus
+    # the team's edits, not the 2.0.0 text.
+    original = copy_at(template_repo, "1.0.0", tmp_path / "original")
+    user_edits(original)
+    expected["README.md"] = (original / "README.md").read_bytes()
+    assert tree(hops) == tree(direct) == expected
+    assert_clean_merge(hops)
+
+
+def test_new_question_keeps_old_output_with_defaults_and_takes_data(
+    template_repo, tmp_path
+) -> None:
+    defaults = copy_at(template_repo, "1.1.0", tmp_path / "defaults")
+    before = tree(defaults)
+    update_to(defaults, "2.0.0")
+    after = tree(defaults)
+    changed = {name for name in before if before[name] != after.get(name)}
+    assert changed == {".copier-answers.yml"}
+    assert "gate_relative: 0.05" in (defaults / ".copier-answers.yml").read_text()
+
+    chosen = copy_at(template_repo, "1.1.0", tmp_path / "chosen")
+    update_to(chosen, "2.0.0", gate_relative=0.1)
+    assert "relative = 0.1\n" in (chosen / "pyproject.toml").read_text()
+
+
+def test_changing_the_ci_provider_swaps_only_ci_files(template_repo, tmp_path) -> None:
+    project = copy_at(template_repo, "2.0.0", tmp_path / "service")
+    before = tree(project)
+    update_to(project, "2.0.0", ci_provider="gitlab")
+    after = tree(project)
+    assert set(before) - set(after) == {".github/workflows/ci.yml"}
+    assert set(after) - set(before) == {".gitlab-ci.yml"}
+    changed = {name for name in set(before) & set(after) if before[name] != after[name]}
+    # The answers file records the new answer; the README's CI section is the project's own.
+    assert changed == {".copier-answers.yml"}
+
+
+def test_update_without_template_change_leaves_the_project_identical(
+    template_repo, tmp_path
+) -> None:
+    project = copy_at(template_repo, "2.0.0", tmp_path / "service")
+    commit_user_edits(project)
+    before = tree(project)
+    update_to(project, "2.0.0")
+    assert tree(project) == before
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_check_update_reports_an_available_release(template_repo, tmp_path) -> None:
+    project = copy_at(template_repo, "1.1.0", tmp_path / "service")
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "copier"), "check-update", "--output-format", "json", str(project)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    report = json.loads(result.stdout)
+    assert report["update_available"] is True
+    assert report["latest_version"] == "2.0.0"
+
+
+def test_template_files_are_the_same_between_renders(template_repo, tmp_path) -> None:
+    # Sanity check for the tree comparisons above: two renders of one release are identical.
+    first = copy_at(template_repo, "1.1.0", tmp_path / "a")
+    second = copy_at(template_repo, "1.1.0", tmp_path / "b")
+    comparison = filecmp.dircmp(first, second, ignore=[".git"])
+    assert not comparison.diff_files
+    assert tree(first) == tree(second)
