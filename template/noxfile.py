@@ -1,3 +1,7 @@
+#!/usr/bin/env -S uv run --script
+# /// script
+# dependencies = ["nox>=2025.10.16"]
+# ///
 """What a developer of this project can run. `nox -l` lists it; `make <session>` runs the same.
 
 Tool versions are not listed here: every session installs dependency groups from
@@ -19,7 +23,6 @@ from tools import memory_gate
 
 nox.needs_version = ">=2025.10.16"
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "tests", "memtest"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
@@ -42,11 +45,15 @@ def installed_pythons() -> list[str]:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check style, formatting and pyproject.toml (ruff, validate-pyproject)."""
+    """Check style, formatting, types, pyproject.toml and CI workflows."""
     install(session, only_group="lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
     session.run("validate-pyproject", "pyproject.toml")
+    workflows = ROOT / ".github" / "workflows"
+    if workflows.is_dir():
+        session.run("zizmor", "--offline", "--min-severity", "medium", str(workflows))
 
 
 @nox.session(python=installed_pythons())
@@ -88,7 +95,7 @@ def memtest(session: nox.Session) -> None:
     session.log(f"memtest passed; JUnit report: {reports / 'junit.xml'}")
 
 
-@nox.session
+@nox.session(default=False)
 def profile(session: nox.Session) -> None:
     """Profile CPU and memory line by line with scalene. Args: [program.py [its args]]."""
     require_memory_tools(session)
@@ -107,7 +114,7 @@ def profile(session: nox.Session) -> None:
     session.log(f"profile reports:\n  {profile_json}\n  {html}")
 
 
-@nox.session
+@nox.session(default=False)
 def flamegraph(session: nox.Session) -> None:
     """Record the workload with memray: flamegraph, leaks flamegraph and stats. Args as profile."""
     require_memory_tools(session)
@@ -135,7 +142,7 @@ def flamegraph(session: nox.Session) -> None:
     session.log(f"flamegraph reports:\n{paths}")
 
 
-@nox.session(python=GATE_PYTHON)
+@nox.session(python=GATE_PYTHON, default=False)
 def memgate(session: nox.Session) -> None:
     """Fail when a memory figure grew past memory-baseline.toml plus the tolerance."""
     require_memory_tools(session)
@@ -180,7 +187,7 @@ def memgate(session: nox.Session) -> None:
     session.log(f"memory gate passed (tolerance {tolerance}); summary: {summary}")
 
 
-@nox.session(python=GATE_PYTHON)
+@nox.session(python=GATE_PYTHON, default=False)
 def baseline(session: nox.Session) -> None:
     """Record the figures memgate checks into memory-baseline.toml; commit that file."""
     require_memory_tools(session)
@@ -302,3 +309,7 @@ def print_scalene_top_lines(profile: dict, count: int = 5) -> None:
         for where, line in ranked:
             if measure(line) > 0:
                 print(f"  {measure(line):8.1f}  {where}  {line['line'].strip()}")
+
+
+if __name__ == "__main__":
+    nox.main()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -164,7 +166,8 @@ def test_python_range_drives_classifiers_and_tools(render_project) -> None:
     project = render_project(python_min="3.11", python_max="3.12")
     data = pyproject(project)
     assert data["project"]["requires-python"] == ">=3.11"
-    assert data["tool"]["ruff"]["target-version"] == "py311"
+    assert data["tool"]["mypy"]["python_version"] == "3.11"
+    assert "target-version" not in data["tool"]["ruff"]  # ruff reads requires-python
     assert {name for name in nox_sessions(project) if name.startswith("tests")} <= {
         "tests-3.11", "tests-3.12"
     }  # fmt: skip
@@ -176,3 +179,21 @@ def test_package_name_follows_the_project_name(render_project) -> None:
     assert (
         "from order_tracker_api.cache import" in (project / "tests" / "test_cache.py").read_text()
     )
+
+
+def test_default_render_follows_the_scientific_python_guidelines(default_project: Path) -> None:
+    # sp-repo-review reads the skips from [tool.repo-review] in the render's pyproject.toml,
+    # where each one is justified in a comment.
+    copy = default_project.parent / "reviewed"
+    shutil.copytree(default_project, copy)
+    run(["git", "init", "-q"], copy)
+    run(["git", "add", "-A"], copy)
+    result = run(["sp-repo-review", "--format", "json", "."], copy, check=False)
+    failed = [
+        f"{name}: {check['description']}"
+        for name, check in json.loads(result.stdout)["checks"].items()
+        if check["result"] is False
+    ]
+    assert failed == []
+    ignored = pyproject(default_project)["tool"]["repo-review"]["ignore"]
+    assert all(re.fullmatch(r"[A-Z]+\d+", code) for code in ignored)

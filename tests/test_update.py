@@ -210,7 +210,7 @@ def test_changing_the_ci_provider_swaps_only_ci_files(template_repo, tmp_path) -
     before = tree(project)
     update_to(project, "2.0.0", ci_provider="gitlab")
     after = tree(project)
-    assert set(before) - set(after) == {".github/workflows/ci.yml"}
+    assert set(before) - set(after) == {".github/workflows/ci.yml", ".github/dependabot.yml"}
     assert set(after) - set(before) == {".gitlab-ci.yml"}
     changed = {name for name in set(before) & set(after) if before[name] != after[name]}
     # The answers file records the new answer; the README's CI section is the project's own.
