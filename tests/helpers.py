@@ -2,26 +2,43 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import copier
 
 TEMPLATE = Path(__file__).parents[1]
+TEMPLATE_FILES = ["copier.yml", "template", "licenses"]
+
+
+@functools.cache
+def template_source() -> Path:
+    """A plain copy of the template's working tree, uncommitted edits included.
+
+    copier reads a plain folder as it is, where a git repository would be cloned (and a dirty
+    one copied and committed) for every render: the tests render hundreds of times.
+    tests/test_update.py renders from real git releases.
+    """
+    source = Path(tempfile.mkdtemp(prefix="memwise-template-"))
+    atexit.register(shutil.rmtree, source, ignore_errors=True)
+    for name in TEMPLATE_FILES:
+        if (TEMPLATE / name).is_dir():
+            shutil.copytree(TEMPLATE / name, source / name)
+        else:
+            shutil.copy2(TEMPLATE / name, source / name)
+    return source
 
 
 def render(destination: Path, **answers: object) -> Path:
-    """Render the working tree of the template (uncommitted edits included) with copier."""
+    """Render the template's working tree with copier, as `copier copy --defaults` would."""
     copier.run_copy(
-        str(TEMPLATE),
-        destination,
-        data=answers,
-        defaults=True,
-        vcs_ref="HEAD",
-        quiet=True,
-        unsafe=False,
+        str(template_source()), destination, data=answers, defaults=True, quiet=True, unsafe=False
     )
     return destination
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import copier
 import pytest
 
-from tests.helpers import TEMPLATE, nox
+from tests.helpers import nox, template_source
 
 GIT = ["git", "-c", "user.name=memwise tests", "-c", "user.email=tests@example.com"]
 
@@ -70,9 +70,7 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template as a git repository with the three releases as tags."""
     repo = tmp_path_factory.mktemp("releases") / "memwise"
     repo.mkdir()
-    shutil.copy(TEMPLATE / "copier.yml", repo)
-    for folder in ["template", "licenses"]:
-        shutil.copytree(TEMPLATE / folder, repo / folder)
+    shutil.copytree(template_source(), repo, dirs_exist_ok=True)
     git(repo, "init", "-q")
     for version, change in RELEASES:
         change(repo)

@@ -1,0 +1,152 @@
+"""Every combination of the choice questions renders a clean project (fast), and a covering
+subset runs its lint and memory sessions green (slow).
+
+The combinations come from copier.yml itself: a new choice question joins the matrix without
+editing this file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+from validate_pyproject import api as validate_pyproject
+
+from tests.helpers import TEMPLATE, nox, render, run
+
+COPIER = yaml.safe_load((TEMPLATE / "copier.yml").read_text(encoding="utf-8"))
+
+
+def choice_questions() -> dict[str, list[str]]:
+    """Each question that offers choices, with the values it can take."""
+    questions = {}
+    for name, spec in COPIER.items():
+        if name.startswith("_") or not isinstance(spec, dict) or "choices" not in spec:
+            continue
+        choices = spec["choices"]
+        questions[name] = list(choices.values() if isinstance(choices, dict) else choices)
+    return questions
+
+
+QUESTIONS = choice_questions()
+COMBINATIONS = [
+    dict(zip(QUESTIONS, values, strict=True)) for values in itertools.product(*QUESTIONS.values())
+]
+
+
+def empty_range(answers: dict[str, str]) -> bool:
+    """The one rule between choices: python_max must not be older than python_min."""
+
+    def version(text: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in text.split("."))
+
+    return version(answers["python_max"]) < version(answers["python_min"])
+
+
+def label(answers: dict[str, str]) -> str:
+    return "-".join(str(value) for value in answers.values())
+
+
+def excluded_paths(answers: dict[str, str]) -> set[str]:
+    """What copier.yml's templated _exclude rules leave out for these answers."""
+    rules = [rule for rule in COPIER["_exclude"] if "{%" in rule]
+    return {path for rule in rules if (path := jinja2.Template(rule).render(**answers))}
+
+
+@pytest.fixture(scope="module")
+def renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, Path | str]]:
+    """Every combination rendered, or the message copier refused it with."""
+    root = tmp_path_factory.mktemp("matrix")
+    results: dict[str, tuple[dict, Path | str]] = {}
+    for answers in COMBINATIONS:
+        try:
+            results[label(answers)] = (answers, render(root / label(answers), **answers))
+        except ValueError as refused:
+            results[label(answers)] = (answers, str(refused))
+    return results
+
+
+def rendered(renders) -> list[tuple[dict, Path]]:
+    return [(answers, path) for answers, path in renders.values() if isinstance(path, Path)]
+
+
+def test_the_matrix_covers_every_choice_question() -> None:
+    assert {"python_min", "python_max", "license", "ci_provider"} <= set(QUESTIONS)
+    assert len(COMBINATIONS) == len(list(itertools.product(*QUESTIONS.values())))
+
+
+def test_every_combination_renders_or_is_refused_for_a_stated_rule(renders) -> None:
+    for answers, result in renders.values():
+        if isinstance(result, str):
+            assert empty_range(answers), (answers, result)
+            assert f"python_max {answers['python_max']} is older than python_min" in result
+        else:
+            assert not empty_range(answers), answers
+    assert len(rendered(renders)) > len(renders) / 2
+
+
+def test_data_files_parse_and_pyproject_validates(renders) -> None:
+    validator = validate_pyproject.Validator()
+    for _, project in rendered(renders):
+        for path in project.rglob("*"):
+            if path.suffix == ".toml":
+                tomllib.loads(path.read_text(encoding="utf-8"))
+            elif path.suffix in {".yml", ".yaml"}:
+                yaml.safe_load(path.read_text(encoding="utf-8"))
+            elif path.suffix == ".json":
+                json.loads(path.read_text(encoding="utf-8"))
+        validator(tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8")))
+
+
+def test_python_files_compile_and_no_file_is_empty_or_has_jinja(renders) -> None:
+    for _, project in rendered(renders):
+        for path in project.rglob("*"):
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8")
+            assert text.strip(), f"{path} is empty"
+            assert not re.search(r"(?<!\$)\{\{|\{%", text), f"Jinja left in {path}"
+            if path.suffix == ".py":
+                compile(text, str(path), "exec")
+
+
+def test_ruff_passes_on_every_render_without_changes(renders) -> None:
+    projects = [str(project) for _, project in rendered(renders)]
+    run(["ruff", "check", "--no-cache", *projects], TEMPLATE)
+    run(["ruff", "format", "--check", "--no-cache", *projects], TEMPLATE)
+
+
+def test_files_of_unchosen_options_are_absent_and_chosen_ones_present(renders) -> None:
+    ever_excluded: set[str] = set()
+    ever_present: set[str] = set()
+    for answers, project in rendered(renders):
+        for path in excluded_paths(answers):
+            assert not (project / path).exists(), f"{path} rendered for {answers}"
+            ever_excluded.add(path)
+        ever_present |= {p for p in ever_excluded if (project / p).exists()}
+    assert ever_excluded == ever_present  # each optional file appears when its option is chosen
+
+
+def covering_subset() -> list[dict[str, str]]:
+    """Few valid combinations that together use every value of every question."""
+    valid = [answers for answers in COMBINATIONS if not empty_range(answers)]
+    missing = {(name, value) for name, values in QUESTIONS.items() for value in values}
+    chosen = []
+    while missing:
+        best = max(valid, key=lambda answers: len(missing & set(answers.items())))
+        chosen.append(best)
+        missing -= set(best.items())
+    return chosen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answers", covering_subset(), ids=label)
+def test_covering_subset_runs_lint_and_memory_sessions_green(tmp_path, answers) -> None:
+    project = render(tmp_path / "project", **answers)
+    nox(project, "-s", "lint", "tests", "memtest", "profile", "flamegraph", "memgate")
