@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nox
@@ -99,12 +100,19 @@ def memtest(session: nox.Session) -> None:
 def profile(session: nox.Session) -> None:
     """Profile CPU and memory line by line with scalene. Args: [program.py [its args]]."""
     require_memory_tools(session)
+    run = parse_program(session, options=())
+    if run.module:
+        session.error("scalene profiles a file: give the path of a script, not `-m module`")
     install(session, "profile")
-    program, args = program_and_args(session)
     reports = fresh_reports("profile")
     profile_json = reports / "profile.json"
-    extra = ["---", *args] if args else []
-    session.run("scalene", "run", "-o", str(profile_json), program, *extra)
+    extra = ["---", *run.args] if run.args else []
+    try:
+        session.run("scalene", "run", "-o", str(profile_json), run.target, *extra)
+    except nox.command.CommandFailed as error:
+        if not profile_json.exists():
+            session.error(f"{run.target} failed (exit code {error.return_code}); no profile")
+        session.warn(f"{run.target} failed (exit code {error.return_code}); partial profile")
     with session.chdir(reports):
         # scalene 2.x writes scalene-profile.html into the current directory.
         session.run("scalene", "view", "--standalone", profile_json.name)
@@ -114,32 +122,71 @@ def profile(session: nox.Session) -> None:
     session.log(f"profile reports:\n  {profile_json}\n  {html}")
 
 
+@nox.session(name="profile_view", default=False)
+def profile_view(session: nox.Session) -> None:
+    """Open the last profile in scalene's browser view, with its AI suggestions (interactive)."""
+    require_memory_tools(session)
+    require_terminal(session)
+    profile_json = REPORTS / "profile" / "profile.json"
+    if not profile_json.exists():
+        session.error(f"No profile at {profile_json}: run `nox -s profile` first")
+    install(session, "profile")
+    # API keys (OPENAI_API_KEY, ANTHROPIC_API_KEY ...) come from your environment and stay in
+    # the local browser session; the view works without them.
+    session.run("scalene", "view", "--api-keys-from-env", str(profile_json))
+
+
 @nox.session(default=False)
 def flamegraph(session: nox.Session) -> None:
-    """Record the workload with memray: flamegraph, leaks flamegraph and stats. Args as profile."""
+    """Record a program with memray: flamegraphs and stats. Args: [options] [program [args]].
+
+    Options: --native (C/C++ frames too), --follow-fork (also record forked worker processes,
+    one capture and one set of reports each), --capture FILE (report on an existing capture,
+    e.g. one written by tracking.py, instead of running anything).
+    """
     require_memory_tools(session)
+    run = parse_program(session, options=("--native", "--follow-fork", "--capture"))
     install(session, "memory")
-    program, args = program_and_args(session)
     reports = fresh_reports("flamegraph")
-    capture = reports / "workload.bin"
-    run_failed = None
-    try:
-        session.run(
-            "memray", "run", "-q", "-f", "-o", str(capture), program, *args,
-        )  # fmt: skip
-    except nox.command.CommandFailed as error:
-        run_failed = error  # memray still wrote the capture: report what it holds, then fail
-        if not capture.exists():
-            raise
-    written = flamegraphs(session, capture, reports / "flamegraph")
-    stats_json = reports / "stats.json"
-    session.run("memray", "stats", "--json", "-f", "-o", str(stats_json), str(capture))
-    session.run("memray", "stats", str(capture))
-    paths = "\n".join(f"  {path}" for path in [*written, stats_json, capture])
-    if run_failed is not None:
-        code = run_failed.return_code
-        session.error(f"{program} failed (exit code {code}); reports of its capture:\n{paths}")
+    failed = None
+    if run.capture:
+        captures = [run.capture]
+    else:
+        capture = reports / "workload.bin"
+        flags = [flag for flag in ("--native", "--follow-fork") if flag in run.options]
+        try:
+            session.run("memray", "run", *flags, "-q", "-f", "-o", str(capture), *run.command)
+        except nox.command.CommandFailed as error:
+            failed = error  # memray still wrote the capture: report what it holds, then fail
+            if not capture.exists():
+                raise
+        # With --follow-fork, each forked process writes <capture>.<pid> beside it.
+        captures = [capture, *sorted(reports.glob(f"{capture.name}.*"))]
+    written = []
+    for capture in captures:
+        suffix = capture.name.rsplit(".", 1)[-1] if capture.suffix != ".bin" else ""
+        name = f"flamegraph-{suffix}" if suffix else "flamegraph"
+        written += flamegraphs(session, capture, reports / name)
+        stats_json = reports / (f"stats-{suffix}.json" if suffix else "stats.json")
+        session.run("memray", "stats", "--json", "-f", "-o", str(stats_json), str(capture))
+        written += [stats_json, capture]
+    session.run("memray", "stats", str(captures[0]))
+    paths = "\n".join(f"  {path}" for path in written)
+    if failed is not None:
+        code = failed.return_code
+        session.error(f"{run.target} failed (exit code {code}); reports of its capture:\n{paths}")
     session.log(f"flamegraph reports:\n{paths}")
+
+
+@nox.session(default=False)
+def live(session: nox.Session) -> None:
+    """Watch a program's memory live in memray's terminal view (interactive; never in CI)."""
+    require_memory_tools(session)
+    require_terminal(session)
+    run = parse_program(session, options=("--native",))
+    install(session, "memory")
+    flags = ["--native"] if "--native" in run.options else []
+    session.run("memray", "run", "--live", *flags, *run.command)
 
 
 @nox.session(python=GATE_PYTHON, default=False)
@@ -228,15 +275,63 @@ def fresh_reports(name: str) -> Path:
     return folder
 
 
-def program_and_args(session: nox.Session) -> tuple[str, list[str]]:
-    """The program to run (the configured workload by default) and its arguments."""
-    program, *args = session.posargs or [WORKLOAD]
-    if not Path(program).is_file():
+@dataclass
+class Program:
+    """What a session runs: the session's own options, then a script or `-m module` and args."""
+
+    options: dict[str, str | bool] = field(default_factory=dict)
+    target: str = WORKLOAD
+    module: bool = False
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def command(self) -> list[str]:
+        return [*(["-m"] if self.module else []), self.target, *self.args]
+
+    @property
+    def capture(self) -> Path | None:
+        value = self.options.get("--capture")
+        return Path(value) if isinstance(value, str) else None
+
+
+def parse_program(session: nox.Session, options: tuple[str, ...]) -> Program:
+    """Read `[options] [program.py | -m module] [args]` from the arguments after `--`."""
+    words = list(session.posargs)
+    program = Program()
+    while words and words[0].startswith("--") and words[0] != "---":
+        option = words.pop(0)
+        if option not in options:
+            known = ", ".join(options) or "none"
+            session.error(f"Unknown option {option} for `{session.name}` (its options: {known})")
+        program.options[option] = words.pop(0) if option == "--capture" and words else True
+    if program.options.get("--capture") is True:
+        session.error("--capture needs the path of a memray capture file")
+    if program.capture:
+        if not program.capture.is_file():
+            session.error(f"No such capture: {program.capture}")
+        return program
+    if words[:1] == ["-m"]:
+        if len(words) < 2:
+            session.error("-m needs a module name, e.g. `-m mypackage.tool`")
+        return replace(program, target=words[1], module=True, args=words[2:])
+    if words:
+        program = replace(program, target=words[0], args=words[1:])
+    if not Path(program.target).is_file():
         session.error(
-            f"No such program: {program}. Give a Python file after `--`, e.g. "
-            f"`nox -s {session.name} -- {WORKLOAD} --help`, or set [tool.memwise] workload."
+            f"No such program: {program.target}. Give a Python file (or `-m module`) after "
+            f"`--`, e.g. `nox -s {session.name} -- {WORKLOAD} --help`, or set "
+            "[tool.memwise] workload in pyproject.toml"
         )
-    return program, args
+    return program
+
+
+def require_terminal(session: nox.Session) -> None:
+    """Stop an interactive session at once where nobody can interact (CI, a pipe)."""
+    if not (session.interactive and sys.stdout.isatty()):
+        session.error(
+            f"`{session.name}` is interactive and needs a terminal; none is attached (CI, a "
+            "pipe or --non-interactive). Use `nox -s flamegraph` for a report instead"
+        )
 
 
 def keep_failing_captures(captures: Path) -> list[Path]:

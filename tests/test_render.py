@@ -13,7 +13,9 @@ import yaml
 
 from tests.helpers import nox, run
 
-EXPECTED_SESSIONS = {"lint", "tests", "memtest", "profile", "flamegraph", "memgate", "baseline"}
+EXPECTED_SESSIONS = {
+    "lint", "tests", "memtest", "profile", "flamegraph", "memgate", "baseline", "live", "profile_view"
+}  # fmt: skip
 
 
 def pyproject(project: Path) -> dict:

@@ -1,0 +1,120 @@
+"""Live views, native and multi-process capture, opt-in tracking: the non-interactive parts run
+for real, the interactive sessions must refuse cleanly without a terminal (slow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import nox, render, session_env
+
+pytestmark = pytest.mark.slow
+CAPTURES_VARIABLE = "MY_SERVICE_MEMORY_CAPTURES"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A render whose flamegraph environment exists (the tests reuse it with -R)."""
+    project = render(tmp_path_factory.mktemp("runtime") / "my-service")
+    nox(project, "-s", "flamegraph", "--", "src/my_service/workload.py", "--requests", "100")
+    return project
+
+
+@pytest.mark.parametrize("session", ["live", "profile_view"])
+def test_interactive_sessions_refuse_without_a_terminal(project: Path, session: str) -> None:
+    # stdin is not a terminal here, as in CI: the session must stop at once, not hang.
+    result = subprocess.run(
+        [sys.executable, "-m", "nox", "-s", session],
+        cwd=project, env=session_env(), stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "is interactive and needs a terminal" in result.stderr
+
+
+def test_follow_fork_reports_every_worker_process(project: Path) -> None:
+    workload = "src/my_service/workload.py"
+    args = ["--follow-fork", workload, "--processes", "2", "--requests", "2000"]
+    result = nox(project, "-R", "-s", "flamegraph", "--", *args)
+    reports = project / "reports" / "flamegraph"
+    children = sorted(reports.glob("workload.bin.*"))
+    assert len(children) == 2, sorted(p.name for p in reports.iterdir())
+    for child in children:
+        pid = child.name.rsplit(".", 1)[1]
+        peak = (reports / f"flamegraph-{pid}.html").read_text(encoding="utf-8")
+        assert "render_report" in peak  # the worker's own allocations
+        assert (reports / f"flamegraph-{pid}-leaks.html").is_file()
+        stats = json.loads((reports / f"stats-{pid}.json").read_text(encoding="utf-8"))
+        assert stats["total_bytes_allocated"] > 0
+        assert str(reports / f"flamegraph-{pid}.html") in result.stderr
+
+
+def test_native_option_records_native_frames(project: Path) -> None:
+    nox(project, "-R", "-s", "flamegraph", "--", "--native", "src/my_service/workload.py",
+        "--requests", "500")  # fmt: skip
+    stats = json.loads((project / "reports" / "flamegraph" / "stats.json").read_text())
+    assert stats["metadata"]["has_native_traces"] is True
+
+
+def test_tracking_capture_feeds_the_flamegraph_reports(project: Path, tmp_path: Path) -> None:
+    python = project / ".nox" / "flamegraph" / "bin" / "python"
+    env = {**os.environ, CAPTURES_VARIABLE: str(tmp_path)}
+    subprocess.run(
+        [str(python), "src/my_service/workload.py", "--requests", "1000"],
+        cwd=project, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    (capture,) = tmp_path.glob("workload-*.bin")
+    nox(project, "-R", "-s", "flamegraph", "--", "--capture", str(capture))
+    reports = project / "reports" / "flamegraph"
+    assert "render_report" in (reports / "flamegraph.html").read_text(encoding="utf-8")
+    stats = json.loads((reports / "stats.json").read_text(encoding="utf-8"))
+    assert stats["total_bytes_allocated"] > 0
+
+
+def test_tracking_is_off_without_the_variable(project: Path, tmp_path: Path) -> None:
+    python = project / ".nox" / "flamegraph" / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if k != CAPTURES_VARIABLE}
+    code = (
+        "import sys\nfrom my_service import workload\nworkload.main(['--requests', '200'])\n"
+        "print('memray' in sys.modules)"
+    )
+    result = subprocess.run(
+        [str(python), "-c", code], cwd=tmp_path, env=env,
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.stdout.split()[-1] == "False"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-m", "no_such_module"], "no_such_module failed (exit code 1)"),
+        (["--capture", "missing.bin"], "No such capture: missing.bin"),
+        (["--capture"], "--capture needs the path"),
+        (["--bogus"], "Unknown option --bogus for `flamegraph`"),
+        (["-m"], "-m needs a module name"),
+    ],
+)
+def test_bad_program_arguments_are_named(project: Path, args: list[str], message: str) -> None:
+    result = nox(project, "-R", "-s", "flamegraph", "--", *args, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_failed_import_still_reports_the_capture(project: Path) -> None:
+    result = nox(project, "-R", "-s", "flamegraph", "--", "-m", "no_such_module", check=False)
+    assert "No module named" in result.stdout + result.stderr
+    assert re.search(r"reports of its capture:\n\s+\S+flamegraph\.html", result.stderr)
+
+
+def test_profile_refuses_a_module(project: Path) -> None:
+    result = nox(project, "-R", "-s", "profile", "--", "-m", "json.tool", check=False)
+    assert result.returncode != 0
+    assert "scalene profiles a file" in result.stderr
