@@ -31,20 +31,25 @@ WORKLOAD = PYPROJECT["tool"]["memwise"]["workload"]
 REPORTS = ROOT / "reports"
 MEMTEST_PREFIX = "memtest"
 BASELINE = ROOT / "memory-baseline.toml"
+SUPPORTED_PYTHONS = nox.project.python_versions(PYPROJECT)
+# Single-Python sessions run on nox's own Python when the project supports it (None), else on
+# the newest supported one.
+RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+DEFAULT_PYTHON = None if RUNNING_PYTHON in SUPPORTED_PYTHONS else SUPPORTED_PYTHONS[-1]
 # Memory figures differ between Python versions: the gate always measures on the newest one.
-GATE_PYTHON = nox.project.python_versions(PYPROJECT)[-1]
+GATE_PYTHON = SUPPORTED_PYTHONS[-1]
 
 
 def installed_pythons() -> list[str]:
     """Supported versions (from the classifiers) that are on PATH; all of them if none is."""
-    supported = nox.project.python_versions(PYPROJECT)
-    return [version for version in supported if shutil.which(f"python{version}")] or supported
+    found = [version for version in SUPPORTED_PYTHONS if shutil.which(f"python{version}")]
+    return found or SUPPORTED_PYTHONS
 
 
 # --- sessions -------------------------------------------------------------------------------
 
 
-@nox.session
+@nox.session(python=DEFAULT_PYTHON)
 def lint(session: nox.Session) -> None:
     """Check style, formatting, types, pyproject.toml and CI workflows."""
     install(session, only_group="lint")
@@ -64,7 +69,7 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
-@nox.session
+@nox.session(python=DEFAULT_PYTHON)
 def memtest(session: nox.Session) -> None:
     """Run the tests under pytest-memray: enforce memory limits, show the top allocators."""
     require_memory_tools(session)
@@ -96,7 +101,7 @@ def memtest(session: nox.Session) -> None:
     session.log(f"memtest passed; JUnit report: {reports / 'junit.xml'}")
 
 
-@nox.session(default=False)
+@nox.session(python=DEFAULT_PYTHON, default=False)
 def profile(session: nox.Session) -> None:
     """Profile CPU and memory line by line with scalene. Args: [program.py [its args]]."""
     require_memory_tools(session)
@@ -122,7 +127,7 @@ def profile(session: nox.Session) -> None:
     session.log(f"profile reports:\n  {profile_json}\n  {html}")
 
 
-@nox.session(name="profile_view", default=False)
+@nox.session(name="profile_view", python=DEFAULT_PYTHON, default=False)
 def profile_view(session: nox.Session) -> None:
     """Open the last profile in scalene's browser view, with its AI suggestions (interactive)."""
     require_memory_tools(session)
@@ -136,7 +141,7 @@ def profile_view(session: nox.Session) -> None:
     session.run("scalene", "view", "--api-keys-from-env", str(profile_json))
 
 
-@nox.session(default=False)
+@nox.session(python=DEFAULT_PYTHON, default=False)
 def flamegraph(session: nox.Session) -> None:
     """Record a program with memray: flamegraphs and stats. Args: [options] [program [args]].
 
@@ -178,7 +183,7 @@ def flamegraph(session: nox.Session) -> None:
     session.log(f"flamegraph reports:\n{paths}")
 
 
-@nox.session(default=False)
+@nox.session(python=DEFAULT_PYTHON, default=False)
 def live(session: nox.Session) -> None:
     """Watch a program's memory live in memray's terminal view (interactive; never in CI)."""
     require_memory_tools(session)
