@@ -26,6 +26,17 @@ from tests.helpers import render
         ({"author_email": "not-an-email"}, "author_email 'not-an-email' is not an email"),
         ({"license": "GPL"}, "GPL"),
         ({"description": "   "}, "description must not be empty"),
+        ({"project_name": "café"}, "project_name 'café' is not a valid distribution name"),
+        ({"project_name": "two words"}, "project_name 'two words' is not a valid"),
+        ({"package_name": "import"}, "package_name 'import' is a Python keyword"),
+        ({"package_name": "1st"}, "package_name '1st' is not an import name"),
+        ({"package_name": "has-hyphen"}, "package_name 'has-hyphen' is not an import name"),
+        ({"package_name": "Caps"}, "package_name 'Caps' is not an import name"),
+        ({"python_min": ""}, "python_min"),
+        ({"author_email": "a@b"}, "author_email 'a@b' is not an email"),
+        ({"author_email": "x y@example.com"}, "is not an email"),
+        ({"description": "two\nlines"}, "description must be one line"),
+        ({"author_name": ""}, "author_name must not be empty"),
     ],
 )
 def test_invalid_answer_is_refused_with_its_rule(tmp_path, answers: dict, message: str) -> None:

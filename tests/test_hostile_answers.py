@@ -77,27 +77,6 @@ def test_template_expressions_in_answers_are_never_evaluated(tmp_path: Path) -> 
     assert data["project"]["description"] == text
 
 
-@pytest.mark.parametrize(
-    ("answers", "message"),
-    [
-        ({"project_name": "café"}, "project_name 'café' is not a valid distribution name"),
-        ({"project_name": "two words"}, "project_name 'two words' is not a valid"),
-        ({"package_name": "import"}, "package_name 'import' is a Python keyword"),
-        ({"package_name": "1st"}, "package_name '1st' is not an import name"),
-        ({"package_name": "has-hyphen"}, "package_name 'has-hyphen' is not an import name"),
-        ({"package_name": "Caps"}, "package_name 'Caps' is not an import name"),
-        ({"python_min": ""}, "python_min"),
-        ({"author_email": "a@b"}, "author_email 'a@b' is not an email"),
-        ({"author_email": "x y@example.com"}, "is not an email"),
-        ({"description": "two\nlines"}, "description must be one line"),
-        ({"author_name": ""}, "author_name must not be empty"),
-    ],
-)
-def test_bad_names_and_values_are_refused(tmp_path: Path, answers: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
-        render(tmp_path / "p", **answers)
-
-
 def test_a_project_name_becomes_a_valid_package_name(tmp_path: Path) -> None:
     project = render(tmp_path / "p", project_name="Order.Tracker-API")
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
