@@ -112,19 +112,24 @@ def profile(session: nox.Session) -> None:
     reports = fresh_reports("profile")
     profile_json = reports / "profile.json"
     extra = ["---", *run.args] if run.args else []
+    failed = None
     try:
         session.run("scalene", "run", "-o", str(profile_json), run.target, *extra)
     except nox.command.CommandFailed as error:
+        failed = error  # report what scalene saved, then fail
         if not profile_json.exists():
             session.error(f"{run.target} failed (exit code {error.return_code}); no profile")
-        session.warn(f"{run.target} failed (exit code {error.return_code}); partial profile")
     with session.chdir(reports):
         # scalene 2.x writes scalene-profile.html into the current directory.
         session.run("scalene", "view", "--standalone", profile_json.name)
     html = reports / "profile.html"
     (reports / "scalene-profile.html").replace(html)
     print_scalene_top_lines(json.loads(profile_json.read_text(encoding="utf-8")))
-    session.log(f"profile reports:\n  {profile_json}\n  {html}")
+    paths = f"  {profile_json}\n  {html}"
+    if failed is not None:
+        code = failed.return_code
+        session.error(f"{run.target} failed (exit code {code}); its partial profile:\n{paths}")
+    session.log(f"profile reports:\n{paths}")
 
 
 @nox.session(name="profile_view", python=DEFAULT_PYTHON, default=False)

@@ -118,3 +118,20 @@ def test_profile_refuses_a_module(project: Path) -> None:
     result = nox(project, "-R", "-s", "profile", "--", "-m", "json.tool", check=False)
     assert result.returncode != 0
     assert "scalene profiles a file" in result.stderr
+
+
+def test_a_crashing_program_fails_profile_but_its_profile_is_reported(project: Path) -> None:
+    crash = project / "crash_after_work.py"
+    crash.write_text(
+        "import time\n"
+        "data = [bytes(1000) for _ in range(100_000)]\n"
+        "start = time.time()\n"
+        "while time.time() - start < 1.5:\n"
+        "    sum(range(10_000))\n"
+        "raise SystemExit(4)\n"
+    )
+    result = nox(project, "-s", "profile", "--", crash.name, check=False)
+    crash.unlink()
+    assert result.returncode != 0
+    assert "crash_after_work.py failed (exit code 4); its partial profile" in result.stderr
+    assert (project / "reports" / "profile" / "profile.html").is_file()
