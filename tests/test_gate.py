@@ -47,7 +47,7 @@ def test_compare_flags_only_figures_above_their_limit() -> None:
 
 
 def test_baseline_file_reads_back_and_shows_sizes(tmp_path: Path) -> None:
-    figures = {'peak of "odd" name': 3 * MIB, "workload peak": 12345}
+    figures = {'peak of "odd" name \\ 😀 [x]': 3 * MIB, "workload peak": 12345}
     text = gate.baseline_text(figures, "3.13", "linux")
     data = tomllib.loads(text)
     assert data == {"python": "3.13", "platform": "linux", "figures": figures}

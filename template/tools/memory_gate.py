@@ -93,10 +93,15 @@ def compare(
 
 
 def baseline_text(figures: dict[str, int], python: str, platform: str) -> str:
-    """The baseline file: a header, where it was recorded, and one figure per line."""
+    """The baseline file: a header, where it was recorded, and one figure per line.
+
+    Names are written as JSON strings, whose escapes are also TOML's (ensure_ascii=False: JSON's
+    surrogate-pair escapes of emoji are not valid TOML).
+    """
     lines = [BASELINE_HEADER, f'python = "{python}"', f'platform = "{platform}"', "", "[figures]"]
     lines += [
-        f"{json.dumps(name)} = {size}  # {mib(size)}" for name, size in sorted(figures.items())
+        f"{json.dumps(name, ensure_ascii=False)} = {size}  # {mib(size)}"
+        for name, size in sorted(figures.items())
     ]
     return "\n".join(lines) + "\n"
 
