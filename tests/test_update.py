@@ -2,7 +2,8 @@
 
 Releases: 1.0.0 is the working tree; 1.1.0 changes the noxfile, the CI workflow, the pytest
 configuration and the example README and tests; 2.0.0 adds a question whose default reproduces
-the old output.
+the old output. (The release policy keeps project-owned files for major releases; 1.1.0 touches
+them anyway, to prove an update does not clobber them.)
 """
 
 from __future__ import annotations
