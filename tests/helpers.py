@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,3 +84,14 @@ def run(
 def nox(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the render's nox (the nox of this test environment) with the given arguments."""
     return run([sys.executable, "-m", "nox", *args], project, check=check)
+
+
+def nox_sessions(project: Path) -> dict[str, str]:
+    """Session name -> description, from the render's own `nox --list`."""
+    listed = nox(project, "--list").stdout
+    return dict(re.findall(r"^[*-] (\S+) -> (.*)$", listed, re.MULTILINE))
+
+
+def session_names(project: Path) -> set[str]:
+    """The render's session names, without the Python suffix of parametrized ones."""
+    return {name.split("-")[0] for name in nox_sessions(project)}

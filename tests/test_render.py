@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import nox, run
+from tests.helpers import nox_sessions, run, session_names
 
 EXPECTED_SESSIONS = {
     "lint", "tests", "memtest", "profile", "flamegraph", "memgate", "baseline", "live", "profile_view"
@@ -20,12 +20,6 @@ EXPECTED_SESSIONS = {
 
 def pyproject(project: Path) -> dict:
     return tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
-
-
-def nox_sessions(project: Path) -> dict[str, str]:
-    """Session name -> description, from the render's own `nox --list`."""
-    listed = re.findall(r"^[*-] (\S+) -> (.*)$", nox(project, "--list").stdout, re.MULTILINE)
-    return dict(listed)
 
 
 def test_files_of_a_service_project_are_rendered(default_project: Path) -> None:
@@ -105,14 +99,13 @@ def test_render_is_lint_clean_as_rendered(default_project: Path) -> None:
 
 def test_nox_lists_every_session_with_a_description(default_project: Path) -> None:
     sessions = nox_sessions(default_project)
-    names = {name.split("-")[0] for name in sessions}
-    assert names == EXPECTED_SESSIONS
+    assert session_names(default_project) == EXPECTED_SESSIONS
     assert all(description for description in sessions.values())
     assert any(name.startswith("tests-3.") for name in sessions)
 
 
 def test_makefile_and_readme_name_the_noxfile_sessions(default_project: Path) -> None:
-    names = {name.split("-")[0] for name in nox_sessions(default_project)}
+    names = session_names(default_project)
     makefile = (default_project / "Makefile").read_text()
     make_sessions = set(re.search(r"^SESSIONS := (.*)$", makefile, re.MULTILINE)[1].split())
     assert make_sessions == names
