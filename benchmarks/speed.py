@@ -9,6 +9,9 @@ machines are noisy. The figures and the method are in docs/benchmarks.md.
    and installing pytest, memray and pytest-memray with uv).
 3. reused memtest: `nox -R -s memtest` against the very pytest command it runs, called directly
    in the session's environment; the difference is what nox adds.
+4. resolution: `uv lock` alone in each project of step 2 (its uv.lock removed first). This is the
+   part of the time to green that waits on the package index, so it shows how much of a slow
+   run the index's latency explains.
 """
 
 from __future__ import annotations
@@ -63,6 +66,12 @@ def memtest_pytest_command(project: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def relock(project: Path) -> float:
+    """Seconds uv takes to resolve the project again: round trips to the index, mostly."""
+    (project / "uv.lock").unlink()
+    return timed([str(BIN / "uv"), "lock", "--quiet"], project)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="measured runs of each figure")
@@ -100,6 +109,9 @@ def main() -> int:
         bare_median, bare_samples = median_of(
             args.runs, lambda _: timed(memtest_pytest_command(project), project)
         )
+        lock_median, lock_samples = median_of(
+            args.runs, lambda index: relock(work / f"green-{index}")
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -110,6 +122,7 @@ def main() -> int:
     print(f"\nmedians of {args.runs} runs, warm uv cache, Python {sys.version.split()[0]}")
     show("render (copier copy --defaults)", render_median, render_samples)
     show("time to green (render + first memtest)", green_median, green_samples)
+    show("resolving alone (uv lock: index round trips)", lock_median, lock_samples)
     show("nox -R -s memtest (reused environment)", nox_median, nox_samples)
     show("the same pytest command, run directly", bare_median, bare_samples)
     print(
