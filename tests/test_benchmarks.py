@@ -1,0 +1,50 @@
+"""The benchmarks behind docs/benchmarks.md and docs/ci.md run and report every figure.
+
+One run of each, so the commands the docs give cannot rot unnoticed; the figures themselves are
+for people to read (a timed assertion would fail on a busy machine, not on a slow template).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+
+from tests.helpers import TEMPLATE, run
+
+pytestmark = pytest.mark.slow
+
+SPEED_FIGURES = (
+    "render",
+    "time to green",
+    "resolving alone",
+    "nox -R -s memtest",
+    "the same pytest command",
+    "nox overhead on a reused memtest",
+)
+
+
+def run_benchmark(script: str, *args: str) -> str:
+    return run([sys.executable, f"benchmarks/{script}", *args], TEMPLATE).stdout
+
+
+def test_speed_benchmark_reports_each_figure() -> None:
+    output = run_benchmark("speed.py", "--runs", "1")
+    seconds = {}
+    for figure in SPEED_FIGURES:
+        found = re.search(rf"^{re.escape(figure)}.*?\s(-?\d+\.\d+) s", output, re.MULTILINE)
+        assert found, f"no {figure!r} figure in:\n{output}"
+        seconds[figure] = float(found.group(1))
+    # The first memtest comes after a render, and resolving is only a part of it.
+    assert seconds["time to green"] > seconds["render"] + seconds["resolving alone"]
+
+
+def test_gate_noise_benchmark_counts_failures_on_both_sides() -> None:
+    output = run_benchmark("gate_noise.py", "--runs", "1", "--regressed-runs", "1")
+    unchanged = re.search(r"^unchanged code: (\d+) of 1 gate runs failed", output, re.MULTILINE)
+    regressed = re.search(r"^reports 25% larger: (\d+) of 1 gate runs failed", output, re.MULTILINE)
+    assert unchanged, output
+    assert regressed, output
+    # The documented behaviour: quiet on unchanged code, caught after a 25% growth.
+    assert (unchanged.group(1), regressed.group(1)) == ("0", "1"), output
