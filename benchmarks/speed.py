@@ -119,7 +119,9 @@ def main() -> int:
         runs = ", ".join(f"{sample:.2f}" for sample in samples)
         print(f"{label:<44} {median:6.2f} s   (runs: {runs})")
 
-    print(f"\nmedians of {args.runs} runs, warm uv cache, Python {sys.version.split()[0]}")
+    # The index's latency changes through the day (docs/benchmarks.md): say when this was.
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"\nmedians of {args.runs} runs, warm uv cache, Python {sys.version.split()[0]}, {when}")
     show("render (copier copy --defaults)", render_median, render_samples)
     show("time to green (render + first memtest)", green_median, green_samples)
     show("resolving alone (uv lock: index round trips)", lock_median, lock_samples)
