@@ -10,6 +10,7 @@ pyproject.toml with uv. Memory reports go under reports/<session>/, printed at t
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import sys
@@ -24,6 +25,13 @@ from tools import memory_gate
 
 nox.needs_version = ">=2025.10.16"
 nox.options.default_venv_backend = "uv"
+# nox looks for uv the same two ways; without it every session would stop in a traceback.
+if not (shutil.which("uv") or importlib.util.find_spec("uv")):
+    sys.exit(
+        "noxfile.py: uv is not installed, and every session creates its environment with it.\n"
+        "Install uv (https://docs.astral.sh/uv/, or `pipx install uv`), or nox with it: "
+        "`pipx install 'nox[uv]'`."
+    )
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -124,6 +127,29 @@ def test_memory_sessions_explain_themselves_on_windows(project: Path, session: s
     assert result.returncode != 0
     assert "does not run on Windows" in result.stderr
     assert "WSL" in result.stderr
+
+
+def test_sessions_say_so_when_uv_is_missing(project: Path, tmp_path: Path) -> None:
+    # `pip install nox` on a machine without uv: nox alone, and no uv on PATH.
+    nox_alone = tmp_path / "nox-without-uv"
+    run(["uv", "venv", "--quiet", str(nox_alone)], tmp_path)
+    run(["uv", "pip", "install", "--quiet", "--python", str(nox_alone), "nox"], tmp_path)
+    without_uv = [
+        folder
+        for folder in os.environ["PATH"].split(os.pathsep)
+        if not shutil.which("uv", path=folder)
+    ]
+    result = subprocess.run(
+        [nox_alone / "bin" / "nox", "-s", "memtest"],
+        cwd=project,
+        env={**os.environ, "PATH": os.pathsep.join([str(nox_alone / "bin"), *without_uv])},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "uv is not installed" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_pre_commit_hooks_pass_on_the_render(project: Path, tmp_path: Path) -> None:
