@@ -7,8 +7,8 @@ machines are noisy. The figures and the method are in docs/benchmarks.md.
 1. render: `copier copy --defaults` of a clean clone of this repository (HEAD) into a new folder.
 2. time to green: the render plus the first `nox -s memtest` in it (creating its environment
    and installing pytest, memray and pytest-memray with uv).
-3. reused memtest: `nox -R -s memtest` against the very pytest command it runs, called directly
-   in the session's environment; the difference is what nox adds.
+3. reused memtest: `nox -R -s memtest`, each run followed by the very pytest command it runs,
+   called directly in the session's environment; the median difference is what nox adds.
 4. resolution: `uv lock` alone in each project of step 2 (its uv.lock removed first). This is the
    part of the time to green that waits on the package index, so it shows how much of a slow
    run the index's latency explains.
@@ -111,12 +111,17 @@ def main() -> int:
         cpu_median, cpu_samples = median_of(args.runs, lambda _: timed(CPU_REFERENCE, work))
         render_median, render_samples = median_of(args.runs, render)
         green_median, green_samples = median_of(args.runs, render_and_memtest)
-        nox_median, nox_samples = median_of(
-            args.runs, lambda _: timed([*nox, "-R", "-s", "memtest"], project)
-        )
-        bare_median, bare_samples = median_of(
-            args.runs, lambda _: timed(memtest_pytest_command(project), project)
-        )
+        # Each nox run is paired with a direct run right after it, and the overhead is the median
+        # of the pairs' differences: the machine's speed drifts less within a pair than between
+        # two blocks of runs.
+        pairs = [
+            (timed([*nox, "-R", "-s", "memtest"], project),
+             timed(memtest_pytest_command(project), project))
+            for _ in range(args.runs)
+        ]  # fmt: skip
+        nox_samples, bare_samples = [with_nox for with_nox, _ in pairs], [bare for _, bare in pairs]
+        overhead = statistics.median(with_nox - bare for with_nox, bare in pairs)
+        ratio = statistics.median(with_nox / bare for with_nox, bare in pairs)
         lock_median, lock_samples = median_of(
             args.runs, lambda index: relock(work / f"green-{index}")
         )
@@ -134,11 +139,11 @@ def main() -> int:
     show("render (copier copy --defaults)", render_median, render_samples)
     show("time to green (render + first memtest)", green_median, green_samples)
     show("resolving alone (uv lock: index round trips)", lock_median, lock_samples)
-    show("nox -R -s memtest (reused environment)", nox_median, nox_samples)
-    show("the same pytest command, run directly", bare_median, bare_samples)
+    show("nox -R -s memtest (reused environment)", statistics.median(nox_samples), nox_samples)
+    show("the same pytest command, run directly", statistics.median(bare_samples), bare_samples)
     print(
-        f"{'nox overhead on a reused memtest':<44} {nox_median - bare_median:6.2f} s"
-        f"   (ratio {nox_median / bare_median:.2f})"
+        f"{'nox overhead on a reused memtest':<44} {overhead:6.2f} s"
+        f"   (median of the pairs' differences; ratio {ratio:.2f})"
     )
     return 0
 
