@@ -12,9 +12,6 @@ machines are noisy. The figures and the method are in docs/benchmarks.md.
 4. resolution: `uv lock` alone in each project of step 2 (its uv.lock removed first). This is the
    part of the time to green that waits on the package index, so it shows how much of a slow
    run the index's latency explains.
-
-It also times a fixed pure-Python loop: on a shared machine the CPU a run gets varies, and this
-figure tells a slow machine from a slow template when runs of different days are compared.
 """
 
 from __future__ import annotations
@@ -57,10 +54,6 @@ def median_of(runs: int, measure: Callable[[int], float]) -> tuple[float, list[f
 
 def render_command(source: Path, destination: Path) -> list[str]:
     return [str(BIN / "copier"), "copy", "--defaults", "--quiet", str(source), str(destination)]
-
-
-# A fixed amount of pure-Python work: the machine's speed during the run, not the template's.
-CPU_REFERENCE = [sys.executable, "-c", "sum(i * i for i in range(3_000_000))"]
 
 
 def memtest_pytest_command(project: Path) -> list[str]:
@@ -108,7 +101,6 @@ def main() -> int:
         render_and_memtest(-1)
         project = work / "green--1"
 
-        cpu_median, cpu_samples = median_of(args.runs, lambda _: timed(CPU_REFERENCE, work))
         render_median, render_samples = median_of(args.runs, render)
         green_median, green_samples = median_of(args.runs, render_and_memtest)
         # Each nox run is paired with a direct run right after it, and the overhead is the median
@@ -135,7 +127,6 @@ def main() -> int:
     # The index's latency changes through the day (docs/benchmarks.md): say when this was.
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"\nmedians of {args.runs} runs, warm uv cache, Python {sys.version.split()[0]}, {when}")
-    show("machine speed (a fixed Python loop)", cpu_median, cpu_samples)
     show("render (copier copy --defaults)", render_median, render_samples)
     show("time to green (render + first memtest)", green_median, green_samples)
     show("resolving alone (uv lock: index round trips)", lock_median, lock_samples)
