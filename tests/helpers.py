@@ -61,13 +61,21 @@ def session_env() -> dict[str, str]:
 
 
 def run(
-    args: list[str], cwd: Path, *, check: bool = True, timeout: float = 900
+    args: list[str],
+    cwd: Path,
+    *,
+    check: bool = True,
+    timeout: float = 900,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command in a render; on an unexpected exit show everything it printed."""
+    """Run a command in a render; on an unexpected exit show everything it printed.
+
+    The environment is session_env() unless a test gives its own (e.g. one without uv).
+    """
     result = subprocess.run(
         args,
         cwd=cwd,
-        env=session_env(),
+        env=session_env() if env is None else env,
         capture_output=True,
         text=True,
         timeout=timeout,

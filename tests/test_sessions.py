@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -139,13 +138,11 @@ def test_sessions_say_so_when_uv_is_missing(project: Path, tmp_path: Path) -> No
         for folder in os.environ["PATH"].split(os.pathsep)
         if not shutil.which("uv", path=folder)
     ]
-    result = subprocess.run(
-        [nox_alone / "bin" / "nox", "-s", "memtest"],
-        cwd=project,
-        env={**os.environ, "PATH": os.pathsep.join([str(nox_alone / "bin"), *without_uv])},
-        capture_output=True,
-        text=True,
+    result = run(
+        [str(nox_alone / "bin" / "nox"), "-s", "memtest"],
+        project,
         check=False,
+        env={**os.environ, "PATH": os.pathsep.join([str(nox_alone / "bin"), *without_uv])},
     )
     assert result.returncode != 0
     assert "uv is not installed" in result.stderr, result.stderr
