@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import render
+from tests.helpers import TOOLKIT, render
+
+# memwise's toolkit is unit-tested from its source in the template, as rendered.
+sys.path.insert(0, str(TOOLKIT / "src"))
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ import copier
 
 TEMPLATE = Path(__file__).parents[1]
 TEMPLATE_FILES = ["copier.yml", "template", "licenses"]
+TOOLKIT = TEMPLATE / "template" / ".memwise"
 
 
 @functools.cache

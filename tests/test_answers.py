@@ -21,7 +21,7 @@ from tests.helpers import render
         ({"project_name": ""}, "project_name '' is not a valid distribution name"),
         ({"project_name": "my service"}, "project_name 'my service' is not a valid"),
         ({"project_name": "-dash"}, "project_name '-dash' is not a valid"),
-        ({"python_min": "3.13", "python_max": "3.10"}, "python_max 3.10 is older than python_min"),
+        ({"python_min": "3.14", "python_max": "3.11"}, "python_max 3.11 is older than python_min"),
         ({"python_min": "3.9"}, "3.9"),
         ({"author_email": "not-an-email"}, "author_email 'not-an-email' is not an email"),
         ({"license": "GPL"}, "GPL"),

@@ -17,7 +17,9 @@ from tests.helpers import TEMPLATE, render, run, session_names
 
 TOOLS = Path(__file__).parent / "tools"
 WORKFLOW = ".github/workflows/ci.yml"
+MEMORY_WORKFLOW = ".github/workflows/memory.yml"  # memwise's own, the same in every project
 GITLAB = ".gitlab-ci.yml"
+GITLAB_MEMORY = ".gitlab/memwise.yml"
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,7 @@ def nox_calls(text: str) -> set[str]:
     }
 
 
-CI_FILES = {"github": {".github"}, "gitlab": {GITLAB}, "none": set()}
+CI_FILES = {"github": {".github"}, "gitlab": {GITLAB, ".gitlab"}, "none": set()}
 
 
 @pytest.mark.parametrize("provider", list(CI_FILES))
@@ -67,20 +69,21 @@ def test_only_the_chosen_provider_has_files(tmp_path, provider: str) -> None:
     assert present == CI_FILES[provider]
 
 
-def test_github_workflow_matches_the_official_schema(github: Path) -> None:
-    run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", WORKFLOW], github)
+def test_github_workflows_match_the_official_schema(github: Path) -> None:
+    schema = ["check-jsonschema", "--builtin-schema", "vendor.github-workflows"]
+    run([*schema, WORKFLOW, MEMORY_WORKFLOW], github)
 
 
-def test_gitlab_ci_matches_the_official_schema(gitlab: Path) -> None:
-    run(["check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", GITLAB], gitlab)
+def test_gitlab_ci_files_match_the_official_schema(gitlab: Path) -> None:
+    run(["check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", GITLAB, GITLAB_MEMORY], gitlab)
 
 
-def test_github_workflow_passes_actionlint(github: Path, actionlint: list[str]) -> None:
-    run([*actionlint, WORKFLOW], github)
+def test_github_workflows_pass_actionlint(github: Path, actionlint: list[str]) -> None:
+    run([*actionlint, WORKFLOW, MEMORY_WORKFLOW], github)
 
 
-def test_github_workflow_has_no_medium_zizmor_finding(github: Path) -> None:
-    run(["zizmor", "--offline", "--min-severity", "medium", WORKFLOW], github)
+def test_github_workflows_have_no_medium_zizmor_finding(github: Path) -> None:
+    run(["zizmor", "--offline", "--min-severity", "medium", WORKFLOW, MEMORY_WORKFLOW], github)
 
 
 def test_template_repo_workflow_is_valid_and_runs_the_readme_test_command(actionlint) -> None:
@@ -92,8 +95,9 @@ def test_template_repo_workflow_is_valid_and_runs_the_readme_test_command(action
     assert "make test\n" in (TEMPLATE / ".ci" / "run").read_text()
 
 
-def test_github_workflow_hardening(github: Path) -> None:
-    workflow = yaml.safe_load((github / WORKFLOW).read_text())
+@pytest.mark.parametrize("path", [WORKFLOW, MEMORY_WORKFLOW])
+def test_github_workflow_hardening(github: Path, path: str) -> None:
+    workflow = yaml.safe_load((github / path).read_text())
     assert workflow["permissions"] == {"contents": "read"}
     assert workflow["concurrency"]["cancel-in-progress"] is True
     for job in workflow["jobs"].values():
@@ -107,13 +111,17 @@ def test_github_workflow_hardening(github: Path) -> None:
 
 @pytest.mark.parametrize("provider", ["github", "gitlab"])
 def test_ci_calls_only_sessions_of_the_noxfile(provider, github: Path, gitlab: Path) -> None:
-    project, path = (github, WORKFLOW) if provider == "github" else (gitlab, GITLAB)
-    calls = nox_calls((project / path).read_text())
+    project, paths = (
+        (github, [WORKFLOW, MEMORY_WORKFLOW])
+        if provider == "github"
+        else (gitlab, [GITLAB, GITLAB_MEMORY])
+    )
+    calls = set().union(*(nox_calls((project / path).read_text()) for path in paths))
     assert {"lint", "tests", "memtest", "profile", "flamegraph", "memgate"} <= calls
     assert calls <= session_names(project)
 
 
-@pytest.mark.parametrize(("low", "high"), [("3.10", "3.13"), ("3.11", "3.12"), ("3.12", "3.12")])
+@pytest.mark.parametrize(("low", "high"), [("3.11", "3.15"), ("3.12", "3.13"), ("3.15", "3.15")])
 def test_github_matrix_is_the_classifiers_and_requires_python(tmp_path, low, high) -> None:
     project = render(tmp_path / "p", python_min=low, python_max=high)
     step = next(
@@ -127,15 +135,28 @@ def test_github_matrix_is_the_classifiers_and_requires_python(tmp_path, low, hig
     values = dict(line.split("=", 1) for line in output.read_text().splitlines())
     expected = [f"3.{minor}" for minor in range(int(low[2:]), int(high[2:]) + 1)]
     assert yaml.safe_load(values["versions"]) == expected == classifier_versions(project)
-    assert values["newest"] == high
     requires = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     assert requires["requires-python"] == f">={low}"
 
 
-@pytest.mark.parametrize(("low", "high"), [("3.10", "3.13"), ("3.11", "3.12")])
+@pytest.mark.parametrize(("low", "high"), [("3.11", "3.15"), ("3.12", "3.13")])
 def test_gitlab_matrix_is_the_classifiers(tmp_path, low, high) -> None:
     project = render(tmp_path / "p", ci_provider="gitlab", python_min=low, python_max=high)
     config = yaml.safe_load((project / GITLAB).read_text())
     matrix = config["tests"]["parallel"]["matrix"][0]["PYTHON"]
     assert matrix == classifier_versions(project)
     assert config["default"]["image"] == f"python:{high}-slim"
+
+
+def test_memory_workflow_asks_the_toolkit_which_pythons_to_install(github: Path) -> None:
+    # The memory jobs install the Pythons the sessions will want, by asking the toolkit with
+    # the standard library only (`python3 -m memwise ...` with .memwise/src on PYTHONPATH).
+    env = {**os.environ, "PYTHONPATH": str(github / ".memwise" / "src")}
+    ask = [sys.executable, "-m", "memwise"]
+    memory = subprocess.run([*ask, "memory-python"], cwd=github, env=env, capture_output=True,
+                            text=True, check=True).stdout.split()  # fmt: skip
+    assert memory == [classifier_versions(github)[-1]]
+    assert subprocess.run([*ask, "has-workload"], cwd=github, env=env, check=False).returncode == 0
+    text = (github / MEMORY_WORKFLOW).read_text()
+    assert "python3 -m memwise memory-python" in text
+    assert "python3 -m memwise profile-python" in text

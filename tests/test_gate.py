@@ -2,40 +2,33 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+from memwise import gate
+from memwise.manifest import Manifest, TestRecord
 
-from tests.helpers import TEMPLATE, nox, render
+from tests.helpers import nox, render
 
 MIB = 1024 * 1024
 
 
-def load_gate_module():
-    path = TEMPLATE / "template" / "tools" / "memory_gate.py"
-    spec = importlib.util.spec_from_file_location("memory_gate", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-gate = load_gate_module()
-
-
 def test_tolerance_is_relative_plus_absolute() -> None:
-    tolerance = gate.Tolerance.from_config({"relative": 0.1, "absolute_mib": 1})
+    tolerance = gate.Tolerance.from_settings(relative=0.1, absolute_mib=1)
     assert tolerance.limit(10 * MIB) == 12 * MIB
     assert str(tolerance) == "10% + 1.00 MiB"
 
 
-def test_negative_tolerance_is_refused() -> None:
-    with pytest.raises(ValueError, match="must not be negative"):
-        gate.Tolerance.from_config({"relative": -0.1})
+def test_test_figures_are_named_by_node_id_from_the_manifest() -> None:
+    long_id = "tests/test_x.py::test_y[" + "a" * 300 + "]"
+    manifest = Manifest("3.13", "linux", 1, [
+        TestRecord(long_id, "failed", "pytest-memray", 5 * MIB, "captures/x.bin"),
+        TestRecord("tests/test_x.py::test_skipped", "skipped"),
+        TestRecord("tests/test_x.py::test_unmeasured", "passed"),
+    ])  # fmt: skip
+    assert gate.figures_of_tests(manifest) == {f"{long_id} peak": 5 * MIB}
 
 
 def test_compare_flags_only_figures_above_their_limit() -> None:
@@ -73,7 +66,7 @@ def test_gate_passes_unchanged_code_fails_growth_and_accepts_a_new_baseline(tmp_
     nox(project, "-R", "-s", "baseline")
     recorded = tomllib.loads((project / "memory-baseline.toml").read_text())
     assert {"workload peak", "workload total allocated"} <= set(recorded["figures"])
-    assert any(name.startswith("tests-test_memory.py-") for name in recorded["figures"])
+    assert any(name.startswith("tests/test_memory.py::") for name in recorded["figures"])
 
     for _ in range(5):  # unchanged code never fails
         result = nox(project, "-R", "-s", "memgate")

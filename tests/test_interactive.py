@@ -54,10 +54,10 @@ def answer_in_terminal(destination: Path, keystrokes: list[bytes], timeout: floa
 
 def test_interactive_copy_asks_the_questions_and_derives_the_package(tmp_path: Path) -> None:
     destination = tmp_path / "billing"
-    shown = answer_in_terminal(destination, [CLEAR_LINE + b"billing-api\r"])
+    shown = answer_in_terminal(destination, [b"\r", CLEAR_LINE + b"billing-api\r"])
     assert "Project (distribution) name" in shown
     assert "CI service to configure" in shown
-    answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    answers = yaml.safe_load((destination / ".copier-answers.memwise.yml").read_text())
     assert answers["project_name"] == "billing-api"
     assert answers["package_name"] == "billing_api"
     assert (destination / "src" / "billing_api" / "cache.py").is_file()
@@ -66,9 +66,9 @@ def test_interactive_copy_asks_the_questions_and_derives_the_package(tmp_path: P
 def test_an_invalid_answer_is_refused_at_the_prompt_and_asked_again(tmp_path: Path) -> None:
     destination = tmp_path / "retry"
     shown = answer_in_terminal(
-        destination, [CLEAR_LINE + b"bad name\r", CLEAR_LINE + b"good-name\r"]
+        destination, [b"\r", CLEAR_LINE + b"bad name\r", CLEAR_LINE + b"good-name\r"]
     )
     # copier shows the validator's message (cut to the terminal's width) and asks again.
     assert "Validation error for question 'project_name': project_name 'bad name'" in shown
-    answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    answers = yaml.safe_load((destination / ".copier-answers.memwise.yml").read_text())
     assert answers["project_name"] == "good-name"

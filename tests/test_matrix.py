@@ -35,8 +35,13 @@ def choice_questions() -> dict[str, list[str]]:
 
 
 QUESTIONS = choice_questions()
+# An existing project is asked only the CI provider (the other questions describe a new one).
+ASKED_OF_EXISTING = {"project_type", "ci_provider"}
 COMBINATIONS = [
-    dict(zip(QUESTIONS, values, strict=True)) for values in itertools.product(*QUESTIONS.values())
+    answers
+    for values in itertools.product(*QUESTIONS.values())
+    if (answers := dict(zip(QUESTIONS, values, strict=True)))["project_type"] == "new"
+    or all(answers[name] == QUESTIONS[name][0] for name in set(QUESTIONS) - ASKED_OF_EXISTING)
 ]
 
 
@@ -54,9 +59,14 @@ def label(answers: dict[str, str]) -> str:
 
 
 def excluded_paths(answers: dict[str, str]) -> set[str]:
-    """What copier.yml's templated _exclude rules leave out for these answers."""
+    """What copier.yml's templated _exclude rules leave out for these answers (as globs)."""
     rules = [rule for rule in COPIER["_exclude"] if "{%" in rule]
-    return {path for rule in rules if (path := jinja2.Template(rule).render(**answers))}
+    context = {"examples": True, **answers}
+    return {path.lstrip("/") for rule in rules if (path := jinja2.Template(rule).render(**context))}
+
+
+def matches(project: Path, pattern: str) -> bool:
+    return any(project.glob(pattern))
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +87,12 @@ def rendered(renders) -> list[tuple[dict, Path]]:
 
 
 def test_the_matrix_covers_every_choice_question() -> None:
-    assert {"python_min", "python_max", "license", "ci_provider"} <= set(QUESTIONS)
-    assert len(COMBINATIONS) == len(list(itertools.product(*QUESTIONS.values())))
+    assert {"project_type", "python_min", "python_max", "license", "ci_provider"} <= set(QUESTIONS)
+    existing = [answers for answers in COMBINATIONS if answers["project_type"] == "existing"]
+    assert len(existing) == len(QUESTIONS["ci_provider"])
+    assert (
+        len(COMBINATIONS) - len(existing) == len(list(itertools.product(*QUESTIONS.values()))) // 2
+    )
 
 
 def test_every_combination_renders_or_is_refused_for_a_stated_rule(renders) -> None:
@@ -101,7 +115,8 @@ def test_data_files_parse_and_pyproject_validates(renders) -> None:
                 yaml.safe_load(path.read_text(encoding="utf-8"))
             elif path.suffix == ".json":
                 json.loads(path.read_text(encoding="utf-8"))
-        validator(tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8")))
+        if (project / "pyproject.toml").exists():  # an existing project keeps its own
+            validator(tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8")))
 
 
 def test_python_files_compile_and_no_file_is_empty_or_has_jinja(renders) -> None:
@@ -124,19 +139,28 @@ def test_ruff_passes_on_every_render_without_changes(renders) -> None:
 
 def test_files_of_unchosen_options_are_absent_and_chosen_ones_present(renders) -> None:
     ever_excluded: set[str] = set()
-    ever_present: set[str] = set()
     for answers, project in rendered(renders):
         for path in excluded_paths(answers):
-            assert not (project / path).exists(), f"{path} rendered for {answers}"
+            assert not matches(project, path), f"{path} rendered for {answers}"
             ever_excluded.add(path)
-        ever_present |= {p for p in ever_excluded if (project / p).exists()}
+    ever_present = {
+        path for path in ever_excluded for _, project in rendered(renders) if matches(project, path)
+    }
     assert ever_excluded == ever_present  # each optional file appears when its option is chosen
 
 
 def covering_subset() -> list[dict[str, str]]:
-    """Few valid combinations that together use every value of every question."""
-    valid = [answers for answers in COMBINATIONS if not empty_range(answers)]
-    missing = {(name, value) for name, values in QUESTIONS.items() for value in values}
+    """Few valid new projects that together use every value of every question.
+
+    (An existing project has no pyproject.toml of memwise's; tests/test_existing.py builds them.)
+    """
+    valid = [a for a in COMBINATIONS if not empty_range(a) and a["project_type"] == "new"]
+    missing = {
+        (name, value)
+        for name, values in QUESTIONS.items()
+        if name != "project_type"
+        for value in values
+    }
     chosen = []
     while missing:
         best = max(valid, key=lambda answers: len(missing & set(answers.items())))

@@ -25,9 +25,10 @@ def pyproject(project: Path) -> dict:
 def test_files_of_a_service_project_are_rendered(default_project: Path) -> None:
     for name in [
         "pyproject.toml", "noxfile.py", "Makefile", ".pre-commit-config.yaml", ".gitignore",
-        "README.md", "LICENSE", ".copier-answers.yml", "src/my_service/__init__.py",
+        "README.md", "LICENSE", ".copier-answers.memwise.yml", "src/my_service/__init__.py",
         "src/my_service/cache.py", "src/my_service/jobs.py", "src/my_service/workload.py",
-        "tests/test_memory.py",
+        "tests/test_memory.py", ".memwise/pyproject.toml", ".memwise/README.md",
+        ".memwise/src/memwise/pytest_plugin.py", ".github/workflows/memory.yml",
     ]:  # fmt: skip
         assert (default_project / name).is_file(), name
 
@@ -42,9 +43,10 @@ def test_no_jinja_is_left_and_no_file_is_empty(default_project: Path) -> None:
 
 
 def test_answers_file_records_the_answers(default_project: Path) -> None:
-    answers = yaml.safe_load((default_project / ".copier-answers.yml").read_text())
+    answers = yaml.safe_load((default_project / ".copier-answers.memwise.yml").read_text())
     assert answers["package_name"] == "my_service"
-    assert answers["python_min"] == "3.10"
+    assert answers["python_min"] == "3.11"
+    assert answers["project_type"] == "new"
     assert "_src_path" in answers
     assert "python_versions" not in answers  # computed values are not stored
 
@@ -53,20 +55,26 @@ def test_pyproject_metadata_and_groups(default_project: Path) -> None:
     data = pyproject(default_project)
     project = data["project"]
     assert project["name"] == "my-service"
-    assert project["requires-python"] == ">=3.10"
+    assert project["requires-python"] == ">=3.11"
     assert project["license"] == "MIT"
     versions = [c.rsplit(" ", 1)[1] for c in project["classifiers"] if c.count("::") == 2
                 and c.startswith("Programming Language :: Python :: 3.")]  # fmt: skip
-    assert versions == ["3.10", "3.11", "3.12", "3.13"]
+    assert versions == ["3.11", "3.12", "3.13", "3.14", "3.15"]
     groups = data["dependency-groups"]
-    memory = " ".join(str(item) for item in groups["memory"])
-    assert "pytest-memray" in memory
-    assert "memray>=" in memory
+    # The memory tools come with memwise's toolkit, a path source: versions live there, once.
+    assert groups["memory"] == [{"include-group": "test"}, "memwise"]
+    assert groups["profile"] == [{"include-group": "memory"}, "memwise[profile]"]
+    assert data["tool"]["uv"]["sources"]["memwise"] == {"path": ".memwise", "editable": True}
+    toolkit = tomllib.loads((default_project / ".memwise" / "pyproject.toml").read_text())
+    requirements = " ".join(toolkit["project"]["dependencies"])
+    assert "pytest-memray>=" in requirements
+    assert "memray>=" in requirements
     assert all(
-        "sys_platform != 'win32'" in item for item in groups["memory"] if "memray" in str(item)
+        "sys_platform != 'win32'" in r for r in toolkit["project"]["dependencies"] if "memray" in r
     )
-    assert groups["profile"] == ["scalene>=2.4; sys_platform != 'win32'"]
-    assert {"include-group": "test"} in groups["memory"]
+    (scalene,) = toolkit["project"]["optional-dependencies"]["profile"]
+    assert "python_version < '3.15'" in scalene  # no wheel there: never built from source
+    assert toolkit["project"]["entry-points"]["pytest11"] == {"memwise": "memwise.pytest_plugin"}
     included = {item["include-group"] for item in groups["dev"] if isinstance(item, dict)}
     assert included == {"memory", "profile", "lint"}
 

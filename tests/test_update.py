@@ -1,7 +1,7 @@
 """`copier update` across template releases built as local git repositories (real copier, git).
 
-Releases: 1.0.0 is the working tree; 1.1.0 changes the noxfile, the CI workflow, the pytest
-configuration and the example README and tests; 2.0.0 adds a question whose default reproduces
+Releases: 1.0.0 is the working tree; 1.1.0 changes the noxfile, memwise's toolkit, the CI
+workflow, the pytest configuration and the example README and tests; 2.0.0 adds a question whose default reproduces
 the old output. (The release policy keeps project-owned files for major releases; 1.1.0 touches
 them anyway, to prove an update does not clobber them.)
 """
@@ -22,6 +22,7 @@ import pytest
 
 from tests.helpers import nox, template_source
 
+ANSWERS = ".copier-answers.memwise.yml"  # memwise's own, so `copier update -a` names it
 GIT = ["git", "-c", "user.name=memwise tests", "-c", "user.email=tests@example.com"]
 
 
@@ -37,9 +38,12 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def release_1_1(repo: Path) -> None:
     template = repo / "template"
-    edit(template / "noxfile.py", '"--stacks=8",', '"--stacks=8",\n            "--durations=5",')
+    edit(template / "noxfile.py.jinja", 'session.run("pytest", *session.posargs)',
+         'session.run("pytest", "--durations=3", *session.posargs)')  # fmt: skip
+    edit(template / ".memwise" / "src" / "memwise" / "sessions.py", '"--stacks=8",',
+         '"--stacks=8", "--durations=5",')  # fmt: skip
     edit(
-        template / ".github" / "workflows" / "ci.yml",
+        template / ".github" / "workflows" / "memory.yml",
         "  memtest:\n    runs-on: ubuntu-latest\n",
         "  memtest:\n    runs-on: ubuntu-latest\n    timeout-minutes: 30\n",
     )
@@ -92,7 +96,7 @@ def copy_at(repo: Path, version: str, destination: Path, **answers: object) -> P
 
 def update_to(project: Path, version: str, **answers: object) -> None:
     copier.run_update(project, data=answers, defaults=True, overwrite=True, vcs_ref=version,
-                      quiet=True, unsafe=False)  # fmt: skip
+                      answers_file=ANSWERS, quiet=True, unsafe=False)  # fmt: skip
     git(project, "add", "-A")
     git(project, "commit", "-q", "--allow-empty", "-m", f"update to {version}")
 
@@ -109,6 +113,19 @@ def user_edits(project: Path) -> None:
          '@pytest.mark.limit_memory("16 MB")')  # fmt: skip
     edit(project / "README.md", "## Sessions", "Our service's notes.\n\n## Sessions")
     (project / "tests" / "test_jobs.py").unlink()  # example code the team removed
+    edit(
+        project / "noxfile.py",
+        '\n\nif __name__ == "__main__":',
+        OUR_SESSION + '\n\nif __name__ == "__main__":',
+    )
+
+
+OUR_SESSION = '''
+
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Build our documentation (a session the team added)."""
+    session.log("docs built")'''
 
 
 def commit_user_edits(project: Path) -> None:
@@ -137,11 +154,14 @@ def assert_user_edits_intact(project: Path) -> None:
     assert '"16 MB"' in (project / "tests" / "test_memory.py").read_text()
     assert "Our service's notes." in (project / "README.md").read_text()
     assert not (project / "tests" / "test_jobs.py").exists()
+    assert OUR_SESSION in (project / "noxfile.py").read_text()
 
 
 def assert_release_1_1_arrived(project: Path) -> None:
-    assert '"--durations=5"' in (project / "noxfile.py").read_text()
-    assert "timeout-minutes: 30" in (project / ".github" / "workflows" / "ci.yml").read_text()
+    assert '"--durations=3"' in (project / "noxfile.py").read_text()
+    toolkit = project / ".memwise" / "src" / "memwise" / "sessions.py"
+    assert '"--durations=5"' in toolkit.read_text()
+    assert "timeout-minutes: 30" in (project / ".github" / "workflows" / "memory.yml").read_text()
     assert 'console_output_style = "count"' in (project / "pyproject.toml").read_text()
 
 
@@ -162,8 +182,9 @@ def test_sessions_pass_after_an_update(template_repo, tmp_path) -> None:
     commit_user_edits(project)
     update_to(project, "1.1.0")
     nox(project, "-s", "lint")
-    result = nox(project, "-s", "memtest")
-    assert "slowest 5 durations" in result.stdout  # the 1.1.0 noxfile ran
+    result = nox(project, "-s", "memtest", "docs")
+    assert "slowest 5 durations" in result.stdout  # the 1.1.0 toolkit ran
+    assert "docs built" in result.stderr  # and the team's own session
 
 
 def test_multi_hop_update_equals_direct_update_and_fresh_render(template_repo, tmp_path) -> None:
@@ -196,8 +217,8 @@ def test_new_question_keeps_old_output_with_defaults_and_takes_data(
     update_to(defaults, "2.0.0")
     after = tree(defaults)
     changed = {name for name in before if before[name] != after.get(name)}
-    assert changed == {".copier-answers.yml"}
-    assert "gate_relative: 0.05" in (defaults / ".copier-answers.yml").read_text()
+    assert changed == {".copier-answers.memwise.yml"}
+    assert "gate_relative: 0.05" in (defaults / ".copier-answers.memwise.yml").read_text()
 
     chosen = copy_at(template_repo, "1.1.0", tmp_path / "chosen")
     update_to(chosen, "2.0.0", gate_relative=0.1)
@@ -209,11 +230,13 @@ def test_changing_the_ci_provider_swaps_only_ci_files(template_repo, tmp_path) -
     before = tree(project)
     update_to(project, "2.0.0", ci_provider="gitlab")
     after = tree(project)
-    assert set(before) - set(after) == {".github/workflows/ci.yml", ".github/dependabot.yml"}
-    assert set(after) - set(before) == {".gitlab-ci.yml"}
+    assert set(before) - set(after) == {
+        ".github/workflows/ci.yml", ".github/workflows/memory.yml", ".github/dependabot.yml"
+    }  # fmt: skip
+    assert set(after) - set(before) == {".gitlab-ci.yml", ".gitlab/memwise.yml"}
     changed = {name for name in set(before) & set(after) if before[name] != after[name]}
     # The answers file records the new answer; the README's CI section is the project's own.
-    assert changed == {".copier-answers.yml"}
+    assert changed == {".copier-answers.memwise.yml"}
 
 
 def test_update_without_template_change_leaves_the_project_identical(
@@ -230,7 +253,7 @@ def test_update_without_template_change_leaves_the_project_identical(
 def test_check_update_reports_an_available_release(template_repo, tmp_path) -> None:
     project = copy_at(template_repo, "1.1.0", tmp_path / "service")
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "copier"), "check-update", "--output-format", "json", str(project)],
+        [str(Path(sys.executable).parent / "copier"), "check-update", "-a", ANSWERS, "--output-format", "json", str(project)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     report = json.loads(result.stdout)

@@ -5,7 +5,7 @@ Wrap the path in ``track_memory``::
     with track_memory("nightly-import"):
         run_import()
 
-Nothing happens unless the environment variable ``{{ package_name | upper }}_MEMORY_CAPTURES``
+Nothing happens unless the environment variable ``MEMWISE_CAPTURES``
 names a folder: then memray records the block into ``<folder>/<name>-<pid>-<n>.bin``, and
 ``nox -s flamegraph -- --capture <that file>`` turns it into the usual reports. When the
 variable is unset, the cost is one environment lookup; memray is not even imported. memray is
@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-CAPTURES_VARIABLE = "{{ package_name | upper }}_MEMORY_CAPTURES"
+CAPTURES_VARIABLE = "MEMWISE_CAPTURES"
 _log = logging.getLogger(__name__)
 _one_at_a_time = threading.Lock()
 _numbers = itertools.count()

@@ -1,24 +1,25 @@
 """The memory regression gate: figures, baseline file, tolerance, verdict.
 
-`nox -s memgate` measures the figures and compares them with memory-baseline.toml;
-`nox -s baseline` writes that file. This module holds the parts that are plain data handling,
-so the noxfile stays a list of steps. Run as a script inside a session's environment,
-`python tools/memory_gate.py peaks DIR` prints the peak memory of each memray capture in DIR
-(using memray's public FileReader API) as JSON.
+`nox -s memgate` measures the figures and compares them with the baseline file;
+`nox -s baseline` writes it. Figures are the workload's peak and total allocated (when the
+project names a workload) and each memory test's peak, keyed by pytest node id from the run's
+manifest. This module is plain data handling, tested without running anything.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
-MIB = 1024 * 1024
+from memwise.manifest import Manifest
+from memwise.sizes import MIB, mib
+
 BASELINE_HEADER = """\
 # Memory figures checked by `nox -s memgate`, written by `nox -s baseline`. Commit this file:
 # a change of these numbers in a review is a change of the service's memory.
 # Sizes in bytes (MiB in the comments). Tolerance: [tool.memwise.gate] in pyproject.toml.
+# Figures belong to one interpreter and platform: the gate checks them only there.
 """
 
 
@@ -30,12 +31,7 @@ class Tolerance:
     absolute_bytes: int
 
     @classmethod
-    def from_config(cls, config: dict) -> Tolerance:
-        relative = float(config.get("relative", 0.05))
-        absolute_mib = float(config.get("absolute_mib", 0.25))
-        if relative < 0 or absolute_mib < 0:
-            msg = f"[tool.memwise.gate] tolerances must not be negative: {config}"
-            raise ValueError(msg)
+    def from_settings(cls, relative: float, absolute_mib: float) -> Tolerance:
         return cls(relative, int(absolute_mib * MIB))
 
     def limit(self, baseline: int) -> int:
@@ -60,7 +56,7 @@ class Comparison:
             return "new"
         if self.now is None:
             return "not measured"
-        return "REGRESSION" if self.now > self.limit else "ok"
+        return "REGRESSION" if self.limit is not None and self.now > self.limit else "ok"
 
     def describe(self) -> str:
         if self.baseline is None or self.now is None:
@@ -68,12 +64,8 @@ class Comparison:
         change = (self.now - self.baseline) / self.baseline if self.baseline else 0.0
         return (
             f"{self.name}: {mib(self.baseline)} -> {mib(self.now)} ({change:+.1%}), "
-            f"allowed up to {mib(self.limit)}"
+            f"allowed up to {mib(self.limit or 0)}"
         )
-
-
-def mib(size: int) -> str:
-    return f"{size / MIB:.2f} MiB"
 
 
 def compare(
@@ -106,7 +98,9 @@ def baseline_text(figures: dict[str, int], python: str, platform: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_markdown(comparisons: list[Comparison], tolerance: Tolerance, stats: dict) -> str:
+def summary_markdown(
+    comparisons: list[Comparison], tolerance: Tolerance, stats: dict[str, Any]
+) -> str:
     """A short report for a CI job summary: the gate's table and the workload's top allocators."""
     regressions = [c for c in comparisons if c.status == "REGRESSION"]
     verdict = f"failed: {len(regressions)} regression(s)" if regressions else "passed"
@@ -120,36 +114,35 @@ def summary_markdown(comparisons: list[Comparison], tolerance: Tolerance, stats:
         f"- `{entry['location']}`: {mib(entry['size'])}"
         for entry in stats.get("top_allocations_by_size", [])[:5]
     ]
-    peak = stats.get("metadata", {}).get("peak_memory", 0)
+    peak = stats.get("metadata", {}).get("peak_memory")
+    workload = f" Workload peak memory: {mib(peak)}." if peak is not None else ""
     return "\n".join(
         [
             f"## Memory gate {verdict}",
             "",
-            f"Tolerance: {tolerance}. Workload peak memory: {mib(peak)}.",
+            f"Tolerance: {tolerance}.{workload}",
             "",
             "| figure | baseline | now | allowed | status |",
             "| --- | --- | --- | --- | --- |",
             *rows,
             "",
-            "Top allocating locations of the workload:",
-            "",
-            *top,
-            "",
+            *(["Top allocating locations of the workload:", "", *top, ""] if top else []),
         ]
     )
 
 
-def capture_peaks(folder: Path, prefix: str) -> dict[str, int]:
-    """Peak memory of each memray capture in folder, keyed by the capture's name."""
-    from memray import FileReader  # only inside a session's environment
-
+def figures_of_tests(manifest: Manifest) -> dict[str, int]:
+    """Each measured test's peak, named by node id (the manifest knows; nothing is guessed)."""
     return {
-        capture.stem.removeprefix(f"{prefix}-"): FileReader(capture).metadata.peak_memory
-        for capture in sorted(folder.glob("*.bin"))
+        f"{test.nodeid} peak": test.peak_bytes
+        for test in manifest.tests
+        if test.peak_bytes is not None and test.outcome != "skipped"
     }
 
 
-if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] != "peaks":
-        sys.exit("usage: python tools/memory_gate.py peaks FOLDER PREFIX")
-    print(json.dumps(capture_peaks(Path(sys.argv[2]), sys.argv[3])))
+def workload_figures(stats: dict[str, Any]) -> dict[str, int]:
+    """The workload's figures from `memray stats --json`."""
+    return {
+        "workload peak": int(stats["metadata"]["peak_memory"]),
+        "workload total allocated": int(stats["total_bytes_allocated"]),
+    }

@@ -1,0 +1,57 @@
+"""The manifest of a memory run: what pytest knew about each test, written by the plugin.
+
+memtest and the gate read it instead of guessing capture file names from node ids
+(pytest-memray shortens long names with a digest, so guessed names miss them).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass
+class TestRecord:
+    """One test: its node id, final outcome and, when it was measured, peak and capture."""
+
+    __test__ = False  # not a test class, whatever pytest's naming rules say
+
+    nodeid: str
+    outcome: str = "passed"
+    measured_by: str | None = None  # "pytest-memray", "memwise" (unittest) or None
+    peak_bytes: int | None = None
+    capture: str | None = None
+    limit: str | None = None
+
+
+@dataclass
+class Manifest:
+    """All tests of one pytest run, the Python they ran on and pytest's exit status."""
+
+    python: str
+    platform: str
+    exit_status: int = 0
+    tests: list[TestRecord] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[TestRecord]:
+        return [test for test in self.tests if test.outcome == "failed"]
+
+    @property
+    def unmeasured(self) -> list[TestRecord]:
+        """Tests that ran without memory tracking (not a test function pytest-memray sees)."""
+        return [t for t in self.tests if t.outcome != "skipped" and t.measured_by is None]
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        tests = [TestRecord(**test) for test in data.pop("tests")]
+        return cls(**data, tests=tests)

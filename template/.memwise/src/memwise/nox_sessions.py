@@ -1,0 +1,90 @@
+"""memwise's memory sessions. Importing this module declares them to nox.
+
+The project's noxfile imports it (two lines, see .memwise/README.md); the bodies live in
+``memwise.sessions``. Settings: [tool.memwise] in pyproject.toml (``memwise.settings``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+from memwise import pythons, sessions
+from memwise.settings import SettingsError, load
+
+# .memwise/src/memwise/nox_sessions.py: the project is three folders up.
+ROOT = Path(__file__).resolve().parents[3]
+try:
+    SETTINGS = load(ROOT)
+except SettingsError as error:
+    sys.exit(f"memwise: {error}")
+
+MEMORY_PYTHON = pythons.memory_python(SETTINGS.project, SETTINGS.memory_python)
+PROFILE_PYTHON = pythons.profile_python(SETTINGS.project)
+MEMORY_PURPOSE = "the memory Python: memtest, memgate, baseline and flamegraph share it"
+PROFILE_PURPOSE = (
+    "the newest supported Python with scalene wheels"
+    if PROFILE_PYTHON
+    else "scalene 2.4 has wheels only for CPython 3.9-3.14 on Linux x86_64 and macOS: no "
+    "supported Python here has it. Profile CPU elsewhere, or use `nox -s flamegraph` for memory"
+)
+
+
+def interpreter(version: str | None) -> str | bool:
+    """The version to declare, or False (no environment) so the session can explain."""
+    return version if version and pythons.find_interpreter(version) else False
+
+
+MEMORY = interpreter(MEMORY_PYTHON)
+PROFILING = interpreter(PROFILE_PYTHON)
+
+
+@nox.session(python=MEMORY)
+def memtest(session: nox.Session) -> None:
+    """Run the tests under pytest-memray: memory budgets enforced, failures' captures kept."""
+    sessions.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
+    sessions.memtest(session, SETTINGS)
+
+
+@nox.session(python=PROFILING, default=False)
+def profile(session: nox.Session) -> None:
+    """Profile CPU and memory line by line with scalene (`-- --help` for its options)."""
+    sessions.require_python(session, PROFILE_PYTHON, PROFILE_PURPOSE)
+    sessions.profile(session, SETTINGS)
+
+
+@nox.session(name="profile_view", python=PROFILING, default=False)
+def profile_view(session: nox.Session) -> None:
+    """Open the last profile in scalene's browser view, with its AI suggestions (interactive)."""
+    sessions.require_python(session, PROFILE_PYTHON, PROFILE_PURPOSE)
+    sessions.profile_view(session, SETTINGS)
+
+
+@nox.session(python=MEMORY, default=False)
+def flamegraph(session: nox.Session) -> None:
+    """Record a program with memray: flamegraphs and stats (`-- --help` for the options)."""
+    sessions.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
+    sessions.flamegraph(session, SETTINGS)
+
+
+@nox.session(python=MEMORY, default=False)
+def live(session: nox.Session) -> None:
+    """Watch a program's memory live in memray's terminal view (interactive; never in CI)."""
+    sessions.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
+    sessions.live(session, SETTINGS)
+
+
+@nox.session(python=MEMORY, default=False)
+def memgate(session: nox.Session) -> None:
+    """Fail when a memory figure grew past the committed baseline plus its tolerance."""
+    sessions.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
+    sessions.memgate(session, SETTINGS, MEMORY_PYTHON)
+
+
+@nox.session(python=MEMORY, default=False)
+def baseline(session: nox.Session) -> None:
+    """Record the figures memgate checks into the baseline file; commit that file."""
+    sessions.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
+    sessions.baseline(session, SETTINGS, MEMORY_PYTHON)

@@ -1,0 +1,101 @@
+"""Which Python each session runs on.
+
+Memory figures differ a lot between Python versions (an asyncio test peaked at 5.4 MiB on 3.11
+and 12.4 MiB on 3.13), so memtest, memgate, baseline and flamegraph all run on ONE memory
+Python: ``memory-python`` in [tool.memwise], by default the newest supported version that has
+memray. profile runs on the newest supported version that has scalene wheels.
+
+``python -m memwise memory-python`` prints the memory Python (CI installs it that way).
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+# memray 1.20 has wheels for CPython 3.9 to 3.15; scalene 2.4 up to 3.14, and only for
+# Linux x86_64 and macOS (its source build downloads from GitHub and fails elsewhere).
+MEMRAY_PYTHONS = tuple(f"3.{minor}" for minor in range(9, 16))
+SCALENE_PYTHONS = tuple(f"3.{minor}" for minor in range(9, 15))
+NEWEST_KNOWN = MEMRAY_PYTHONS[-1]
+_CLASSIFIER = re.compile(r"Programming Language :: Python :: (3\.\d+)$")
+
+
+def supported_pythons(project: dict[str, Any]) -> list[str]:
+    """Supported versions: the classifiers, else requires-python up to the newest known.
+
+    Empty when the project declares neither; callers then use the running Python.
+    """
+    metadata = project.get("project", {})
+    from_classifiers = [
+        match[1]
+        for classifier in metadata.get("classifiers", [])
+        if (match := _CLASSIFIER.match(classifier))
+    ]
+    if from_classifiers:
+        return sorted(set(from_classifiers), key=_minor)
+    requires = str(metadata.get("requires-python", ""))
+    lower = re.search(r"(?:>=|~=|==)\s*3\.(\d+)", requires)
+    upper = re.search(r"<\s*3\.(\d+)", requires)
+    if not lower:
+        return []
+    last = min(_minor(NEWEST_KNOWN), int(upper[1]) - 1 if upper else _minor(NEWEST_KNOWN))
+    return [f"3.{minor}" for minor in range(int(lower[1]), last + 1)]
+
+
+def running_python() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def memory_python(project: dict[str, Any], configured: str | None) -> str:
+    """The one Python of the memory sessions: configured, else the newest with memray."""
+    if configured:
+        return configured
+    candidates = [v for v in supported_pythons(project) if v in MEMRAY_PYTHONS]
+    return candidates[-1] if candidates else running_python()
+
+
+def scalene_platform() -> bool:
+    """Whether scalene has wheels for this operating system and processor."""
+    machine = platform.machine().lower()
+    return sys.platform == "darwin" or (sys.platform == "linux" and machine in {"x86_64", "amd64"})
+
+
+def profile_python(project: dict[str, Any]) -> str | None:
+    """The newest supported Python with scalene wheels; None when there is none."""
+    supported = supported_pythons(project) or [running_python()]
+    candidates = [version for version in supported if version in SCALENE_PYTHONS]
+    return candidates[-1] if candidates and scalene_platform() else None
+
+
+def one_session_python(supported: list[str]) -> str | None:
+    """For a session that runs once: nox's own Python if supported (None), else the newest."""
+    return None if not supported or running_python() in supported else supported[-1]
+
+
+def installed_or_all(supported: list[str]) -> list[str]:
+    """The supported versions installed here; all of them (nox then names the missing) if none."""
+    return [version for version in supported if find_interpreter(version)] or supported
+
+
+def find_interpreter(version: str) -> str | None:
+    """The path of an installed interpreter of that version (PATH, then uv's), or None."""
+    found = shutil.which(f"python{version}")
+    if found:
+        return found
+    uv = shutil.which("uv")
+    if uv is None:
+        return None
+    result = subprocess.run(
+        [uv, "python", "find", "--no-python-downloads", version],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1].rstrip("t"))

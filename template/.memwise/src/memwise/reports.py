@@ -1,0 +1,61 @@
+"""Report files of the memory sessions: one folder per session, offline HTML, printed paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nox
+
+
+def fresh_folder(folder: Path) -> Path:
+    """An empty report folder, so no report of an earlier run is mistaken for a new one.
+
+    It ignores itself in git (as .pytest_cache does), so the project's .gitignore needs no
+    entry for it.
+    """
+    if folder.exists():
+        for path in sorted(folder.rglob("*"), reverse=True):
+            path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".gitignore").write_text("# written by memwise: reports are not committed\n*\n")
+    return folder
+
+
+def flamegraphs(session: nox.Session, capture: Path, stem: Path) -> list[Path]:
+    """Self-contained (offline) flamegraphs of a capture: peak memory, and what was not freed."""
+    peak, leaks = stem.parent / f"{stem.name}.html", stem.parent / f"{stem.name}-leaks.html"
+    session.run("memray", "flamegraph", "--no-web", "-f", "-o", str(peak), str(capture))
+    session.run("memray", "flamegraph", "--leaks", "--no-web", "-f", "-o", str(leaks), str(capture))
+    return [peak, leaks]
+
+
+def listing(paths: list[Path]) -> str:
+    """Paths one per line, indented, for the last lines of a session."""
+    return "\n".join(f"  {path}" for path in paths)
+
+
+def scalene_top_lines(profile: dict[str, Any], count: int = 5) -> str:
+    """The lines that allocated the most memory and took the most time in a scalene profile."""
+    lines = [
+        (f"{filename}:{line['lineno']}", line)
+        for filename, data in profile.get("files", {}).items()
+        for line in data.get("lines", [])
+    ]
+
+    def memory(line: dict[str, Any]) -> float:
+        return float(line.get("n_malloc_mb", 0.0))
+
+    def cpu(line: dict[str, Any]) -> float:
+        return float(line.get("n_cpu_percent_python", 0.0) + line.get("n_cpu_percent_c", 0.0))
+
+    text = []
+    for title, measure in (("memory allocated (MB)", memory), ("time (% of CPU)", cpu)):
+        text.append(f"\nTop lines by {title}, from scalene:")
+        ranked = sorted(lines, key=lambda item: measure(item[1]), reverse=True)[:count]
+        text += [
+            f"  {measure(line):8.1f}  {where}  {line['line'].strip()}"
+            for where, line in ranked
+            if measure(line) > 0
+        ]
+    return "\n".join(text)

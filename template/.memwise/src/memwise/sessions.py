@@ -1,0 +1,415 @@
+"""The work behind memwise's nox sessions; ``memwise.nox_sessions`` declares the sessions.
+
+Each public function is the body of the session of the same name. What they share: install
+the project's tests and memwise's toolkit, run a tool, keep the reports under one folder
+and print where they are. Messages say what went wrong and what to do, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import nox
+
+from memwise import gate
+from memwise.manifest import MANIFEST_NAME, Manifest
+from memwise.options import (
+    HelpShown,
+    Options,
+    OptionsError,
+    Program,
+    parse_profile_options,
+    parse_program_options,
+)
+from memwise.reports import flamegraphs, fresh_folder, listing, scalene_top_lines
+from memwise.settings import Settings
+
+PYTEST_EXIT_MESSAGES = {
+    2: "pytest was interrupted (exit code 2) before the run completed; see its output above",
+    3: "pytest stopped on an internal error (exit code 3), often a plugin or conftest.py "
+    "failing; see the INTERNALERROR lines above",
+    4: "pytest reported a usage error (exit code 4) and ran no test: check the arguments after "
+    "`--` and [tool.memwise] pytest-args against pytest's message above",
+    5: "pytest collected no test (exit code 5): check testpaths in your pytest configuration "
+    "and the arguments after `--`",
+}
+
+
+def require_python(session: nox.Session, version: str | None, purpose: str) -> None:
+    """Stop when the session could not get the interpreter it must run on."""
+    if version is None:
+        session.error(purpose)
+    if session.python is False:  # declared without an interpreter: it is not installed here
+        session.error(
+            f"`{session.name}` runs on Python {version} ({purpose}), which is not installed "
+            f"here. Install it (`uv python install {version}`, pyenv, or python.org), or set "
+            'memory-python = "3.X" in [tool.memwise] of pyproject.toml to a version you have.'
+        )
+    session.log(f"{session.name} runs on Python {version} ({purpose})")
+
+
+def require_memory_tools(session: nox.Session) -> None:
+    """Stop with advice where memray (and so every memory session) cannot run."""
+    if sys.platform == "win32":
+        session.error(
+            f"`{session.name}` needs memray, which does not run on Windows. Run it in WSL or "
+            "on Linux/macOS (CI runs it on Linux); your own test and lint sessions work here"
+        )
+
+
+def install(session: nox.Session, settings: Settings, *, profile: bool = False) -> None:
+    """Install the project's tests and memwise's toolkit (with scalene for ``profile``).
+
+    A project that lists memwise in a dependency group gets everything from its lock with
+    ``uv sync``; any other project gets its own test dependencies (groups, extras,
+    requirements files) and the toolkit from ``.memwise`` with ``uv pip install``, which
+    writes nothing into the project.
+    """
+    group = settings.profile_group if profile else settings.memory_group
+    if group:
+        session.run_install(
+            "uv", "sync", "--no-default-groups", f"--group={group}",
+            env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        )  # fmt: skip
+        return
+    extras = ",".join(settings.test_extras)
+    if settings.installable:
+        project = ["-e", f".[{extras}]" if extras else "."]
+    else:  # not buildable: its dependencies only; programs import it from the folder
+        project = ["-r", "pyproject.toml", *(f"--extra={extra}" for extra in settings.test_extras)]
+    groups = [f"--group={group}" for group in settings.test_groups]
+    requirements = [arg for name in settings.test_requirements for arg in ("-r", name)]
+    toolkit = ".memwise[profile]" if profile else ".memwise"
+    session.install(*project, *groups, *requirements, "-e", toolkit)
+
+
+def program_env(settings: Settings) -> dict[str, str]:
+    """The environment of a program or pytest: [tool.memwise.env], and the project's folders
+    on PYTHONPATH when the project is not installable (so a workload can import it)."""
+    env = dict(settings.env)
+    if not settings.installable:
+        paths = [str(path) for path in settings.import_paths]
+        env["PYTHONPATH"] = os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        )
+    return env
+
+
+def run_pytest(session: nox.Session, settings: Settings, *args: str) -> int:
+    """Run pytest with the project's settings; its exit code (pytest's own meanings)."""
+    try:
+        session.run("pytest", *args, *settings.pytest_args, env=program_env(settings))
+    except nox.command.CommandFailed as error:
+        return error.return_code if error.return_code is not None else 1
+    return 0
+
+
+def memtest_flags(settings: Settings, reports: Path, prefix: str) -> list[str]:
+    """pytest-memray's flags and memwise's: pytest-memray ignores its ini keys, so flags."""
+    limit = [f"--memwise-default-limit={settings.default_limit}"] if settings.default_limit else []
+    return [
+        "--memray", f"--memray-bin-path={reports / 'captures'}", f"--memray-bin-prefix={prefix}",
+        f"--memwise-manifest={reports / MANIFEST_NAME}", *limit,
+    ]  # fmt: skip
+
+
+def read_manifest(session: nox.Session, reports: Path, code: int) -> Manifest:
+    """The run's manifest; stop with pytest's reason when it ended before writing one."""
+    path = reports / MANIFEST_NAME
+    if (code in PYTEST_EXIT_MESSAGES and code != 5) or not path.is_file():
+        session.error(PYTEST_EXIT_MESSAGES.get(code, f"pytest ended with exit code {code}"))
+    return Manifest.read(path)
+
+
+def keep_failing_captures(manifest: Manifest, reports: Path) -> list[Path]:
+    """Delete the captures of tests that passed; return those of the tests that failed."""
+    captures = reports / "captures"
+    failing = {Path(test.capture).resolve() for test in manifest.failed if test.capture}
+    kept = []
+    for capture in sorted(captures.glob("*.bin")) if captures.is_dir() else []:
+        if capture.resolve() in failing:
+            kept.append(capture)
+        else:
+            capture.unlink()
+    for leftover in sorted(captures.glob("**/*"), reverse=True) if captures.is_dir() else []:
+        if leftover.suffix != ".bin":  # pytest-memray's own bookkeeping, not a report
+            leftover.rmdir() if leftover.is_dir() else leftover.unlink()
+    if captures.is_dir() and not any(captures.iterdir()):
+        captures.rmdir()
+    return kept
+
+
+def warn_unmeasured(session: nox.Session, manifest: Manifest) -> None:
+    unmeasured = manifest.unmeasured
+    if unmeasured:
+        names = listing([Path(test.nodeid) for test in unmeasured[:10]])
+        more = f"\n  ... and {len(unmeasured) - 10} more" if len(unmeasured) > 10 else ""
+        session.warn(
+            f"{len(unmeasured)} of {len(manifest.tests)} tests ran WITHOUT memory tracking "
+            f"(neither test functions nor unittest.TestCase methods):\n{names}{more}"
+        )
+
+
+def memtest(session: nox.Session, settings: Settings) -> None:
+    require_memory_tools(session)
+    install(session, settings)
+    reports = fresh_folder(settings.root / settings.reports / "memtest")
+    flags = memtest_flags(settings, reports, "memtest")
+    junit = reports / "junit.xml"
+    summary = ["--most-allocations=5", "--stacks=8", f"--junitxml={junit}"]
+    code = run_pytest(session, settings, *flags, *summary, *session.posargs)
+    manifest = read_manifest(session, reports, code)
+    warn_unmeasured(session, manifest)
+    kept = keep_failing_captures(manifest, reports)
+    if code == 1:
+        written = [
+            path
+            for capture in kept
+            for path in flamegraphs(session, capture, reports / capture.stem)
+        ]
+        failed = listing([Path(test.nodeid) for test in manifest.failed])
+        session.error(
+            f"{len(manifest.failed)} test(s) failed on Python {manifest.python}:\n{failed}\n"
+            f"Flamegraphs of their captures:\n{listing(written) or '  (none: no capture)'}\n"
+            "The failures above name each test, its limit and what it allocated."
+        )
+    measured = len(manifest.tests) - len(manifest.unmeasured)
+    session.log(
+        f"memtest passed on Python {manifest.python}: {measured} of {len(manifest.tests)} tests "
+        f"measured; JUnit report: {junit}"
+    )
+
+
+def workload_program(session: nox.Session, settings: Settings, options: Options) -> Program:
+    """The program to run: the one given after `--`, else the configured workload."""
+    if options.program is not None:
+        program = options.program
+    elif settings.workload is not None:
+        program = Program(str(settings.root / settings.workload))
+    else:
+        session.error(
+            f"`{session.name}` needs a program: name your workload script in pyproject.toml "
+            '([tool.memwise] workload = "path/to/workload.py") or give one after `--`, e.g. '
+            f"`nox -s {session.name} -- scripts/load.py` (`-- --help` lists the options)"
+        )
+    if not program.module and not Path(program.target).is_file():
+        session.error(f"No such program: {program.target} (give a Python file or `-m module`)")
+    return program
+
+
+def parse(session: nox.Session, parser_result: Any) -> Options:
+    """Run an options parser on the session's arguments; --help ends the session there."""
+    try:
+        options: Options = parser_result(list(session.posargs))
+    except HelpShown:
+        session.skip("options shown")
+    except OptionsError as error:
+        session.error(str(error))
+    return options
+
+
+def profile(session: nox.Session, settings: Settings) -> None:
+    require_memory_tools(session)
+    options = parse(session, parse_profile_options)
+    program = workload_program(session, settings, options)
+    install(session, settings, profile=True)
+    reports = fresh_folder(settings.root / settings.reports / "profile")
+    profile_json = reports / "profile.json"
+    defaults = ["--no-async", f"--program-path={settings.root}"]
+    extra = ["---", *program.args] if program.args else []
+    command = ["scalene", "run", "-o", str(profile_json), *defaults, *options.tool_args]
+    failed = None
+    try:
+        session.run(*command, program.target, *extra, env=program_env(settings))
+    except nox.command.CommandFailed as error:
+        failed = error  # report what scalene saved, then fail
+        if not profile_json.exists():
+            session.error(f"{program.target} failed (exit code {error.return_code}); no profile")
+    with session.chdir(reports):
+        # scalene 2.x writes scalene-profile.html into the current directory.
+        session.run("scalene", "view", "--standalone", profile_json.name)
+    html = reports / "profile.html"
+    (reports / "scalene-profile.html").replace(html)
+    print(scalene_top_lines(json.loads(profile_json.read_text(encoding="utf-8"))))
+    paths = listing([profile_json, html])
+    if failed is not None:
+        session.error(
+            f"{program.target} failed (exit code {failed.return_code}); its partial profile:\n{paths}"
+        )
+    session.log(f"profile reports:\n{paths}")
+
+
+def profile_view(session: nox.Session, settings: Settings) -> None:
+    require_memory_tools(session)
+    require_terminal(session)
+    profile_json = settings.root / settings.reports / "profile" / "profile.json"
+    if not profile_json.exists():
+        session.error(f"No profile at {profile_json}: run `nox -s profile` first")
+    install(session, settings, profile=True)
+    # API keys (OPENAI_API_KEY, ANTHROPIC_API_KEY ...) come from your environment and stay in
+    # the local browser session; the view works without them.
+    session.run("scalene", "view", "--api-keys-from-env", str(profile_json))
+
+
+def flamegraph(session: nox.Session, settings: Settings) -> None:
+    require_memory_tools(session)
+    options = parse(session, lambda words: parse_program_options("flamegraph", words))
+    program = None if options.capture else workload_program(session, settings, options)
+    install(session, settings)
+    reports = fresh_folder(settings.root / settings.reports / "flamegraph")
+    failed = None
+    captures = [options.capture] if options.capture else []
+    if program is not None:
+        capture = reports / "workload.bin"
+        flags = ["--native"] * options.native + ["--follow-fork"] * options.follow_fork
+        try:
+            session.run("memray", "run", *flags, "-q", "-f", "-o", str(capture), *program.command,
+                        env=program_env(settings))  # fmt: skip
+        except nox.command.CommandFailed as error:
+            failed = error  # memray still wrote the capture: report what it holds, then fail
+            if not capture.exists():
+                raise
+        # With --follow-fork, each forked process writes <capture>.<pid> beside it.
+        captures = [capture, *sorted(reports.glob(f"{capture.name}.*"))]
+    written = []
+    for capture in captures:
+        # The first capture gets plain names; a forked worker's <capture>.<pid> adds "-<pid>".
+        tag = "" if capture == captures[0] else f"-{capture.name.rsplit('.', 1)[1]}"
+        written += flamegraphs(session, capture, reports / f"flamegraph{tag}")
+        stats_json = reports / f"stats{tag}.json"
+        session.run("memray", "stats", "--json", "-f", "-o", str(stats_json), str(capture))
+        written += [stats_json, capture]
+    session.run("memray", "stats", str(captures[0]))
+    if failed is not None and program is not None:
+        session.error(
+            f"{program.target} failed (exit code {failed.return_code}); reports of its capture:\n"
+            f"{listing(written)}"
+        )
+    session.log(f"flamegraph reports:\n{listing(written)}")
+
+
+def live(session: nox.Session, settings: Settings) -> None:
+    require_memory_tools(session)
+    require_terminal(session)
+    options = parse(session, lambda words: parse_program_options("live", words))
+    program = workload_program(session, settings, options)
+    install(session, settings)
+    flags = ["--native"] if options.native else []
+    session.run("memray", "run", "--live", *flags, *program.command, env=program_env(settings))
+
+
+def require_terminal(session: nox.Session) -> None:
+    """Stop an interactive session at once where nobody can interact (CI, a pipe)."""
+    if not (session.interactive and sys.stdout.isatty()):
+        session.error(
+            f"`{session.name}` is interactive and needs a terminal; none is attached (CI, a "
+            "pipe or --non-interactive). Use `nox -s flamegraph` for a report instead"
+        )
+
+
+def measure(
+    session: nox.Session, settings: Settings, reports: Path
+) -> tuple[dict[str, int], dict[str, Any], Manifest]:
+    """The gate's figures: the workload's peak and total allocated, each memory test's peak."""
+    figures: dict[str, int] = {}
+    stats: dict[str, Any] = {}
+    if settings.workload:
+        capture = reports / "workload.bin"
+        session.run("memray", "run", "-q", "-f", "-o", str(capture), settings.workload,
+                    env=program_env(settings), silent=True)  # fmt: skip
+        stats_json = reports / "stats.json"
+        session.run(
+            "memray", "stats", "--json", "-f", "-o", str(stats_json), str(capture), silent=True
+        )
+        stats = json.loads(stats_json.read_text(encoding="utf-8"))
+        figures.update(gate.workload_figures(stats))
+    flags = memtest_flags(settings, reports, "gate")
+    code = run_pytest(
+        session, settings, *flags, "-m", "limit_memory or limit_leaks", "-p", "no:cacheprovider",
+        "--hide-memray-summary", "-q",
+    )  # fmt: skip
+    manifest = read_manifest(session, reports, code)
+    figures.update(gate.figures_of_tests(manifest))
+    if not figures:
+        session.error(
+            "nothing to measure: name a workload ([tool.memwise] workload) or give tests a "
+            'memory budget (@pytest.mark.limit_memory("64 MB")); see .memwise/README.md'
+        )
+    return figures, stats, manifest
+
+
+def memgate(session: nox.Session, settings: Settings, python: str) -> None:
+    require_memory_tools(session)
+    install(session, settings)
+    reports = fresh_folder(settings.root / settings.reports / "memgate")
+    figures, stats, manifest = measure(session, settings, reports)
+    baseline_path = settings.root / settings.baseline
+    # This run's figures in the baseline's format: copy it over the baseline to accept them
+    # (handy from a CI artifact when the baseline must come from Linux).
+    measured = reports / baseline_path.name
+    measured.write_text(gate.baseline_text(figures, python, sys.platform), encoding="utf-8")
+    recorded = nox.project.load_toml(baseline_path) if baseline_path.exists() else None
+    if recorded and (recorded.get("python"), recorded.get("platform")) != (python, sys.platform):
+        session.skip(
+            f"{baseline_path.name} was recorded on Python {recorded.get('python')}, "
+            f"{recorded.get('platform')}; this is Python {python}, {sys.platform}: figures differ "
+            "elsewhere, so they are checked there (CI checks them on Linux)."
+        )
+    tolerance = gate.Tolerance.from_settings(settings.gate_relative, settings.gate_absolute_mib)
+    comparisons = gate.compare(recorded["figures"] if recorded else {}, figures, tolerance)
+    summary = reports / "summary.md"
+    summary.write_text(gate.summary_markdown(comparisons, tolerance, stats), encoding="utf-8")
+    for comparison in comparisons:
+        session.log(comparison.describe())
+    kept = keep_failing_captures(manifest, reports)
+    over_limit = [
+        path for capture in kept for path in flamegraphs(session, capture, reports / capture.stem)
+    ]
+    problems = []
+    if manifest.failed:
+        problems.append(
+            f"{len(manifest.failed)} test(s) failed their memory limit:\n"
+            f"{listing([Path(test.nodeid) for test in manifest.failed])}\n"
+            f"their flamegraphs:\n{listing(over_limit)}"
+        )
+    regressions = [c for c in comparisons if c.status == "REGRESSION"]
+    if regressions and recorded is not None:
+        workload = reports / "workload.bin"
+        pictures = flamegraphs(session, workload, reports / "workload") if workload.exists() else []
+        problems.append(
+            f"memory regression: {len(regressions)} figure(s) above {baseline_path.name} + "
+            f"tolerance ({tolerance}, set in [tool.memwise.gate] of pyproject.toml):\n"
+            + listing([Path(c.describe()) for c in regressions])
+            + (f"\nOpen {pictures[0]} for the workload." if pictures else "")
+            + f"\nIf the growth is intended, record it with `nox -s baseline` and commit "
+            f"{baseline_path.name}."
+        )
+    if problems:
+        session.error("\n".join([*problems, f"summary: {summary}"]))
+    if recorded is None:
+        session.warn(
+            f"No {baseline_path.name} yet, so nothing to compare: record one with "
+            f"`nox -s baseline` (or copy {measured}) and commit it."
+        )
+        return
+    session.log(
+        f"memory gate passed on Python {python} (tolerance {tolerance}); summary: {summary}"
+    )
+
+
+def baseline(session: nox.Session, settings: Settings, python: str) -> None:
+    require_memory_tools(session)
+    install(session, settings)
+    reports = fresh_folder(settings.root / settings.reports / "baseline")
+    figures, _, manifest = measure(session, settings, reports)
+    if manifest.failed:
+        session.error(
+            "tests failed their memory limits: fix them (`nox -s memtest`) before recording a baseline"
+        )
+    path = settings.root / settings.baseline
+    path.write_text(gate.baseline_text(figures, python, sys.platform), encoding="utf-8")
+    session.log(f"wrote {path} (Python {python}, {sys.platform}): review and commit it")

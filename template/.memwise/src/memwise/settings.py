@@ -1,0 +1,243 @@
+"""Settings of the memory sessions: ``[tool.memwise]`` in pyproject.toml, every key optional.
+
+A new project gets the table filled in; an existing project may have none at all. Whatever
+is missing falls back to a default that works with the project as it is, and what is wrong
+(an unknown key, a wrong type, a file that does not exist) is reported as a SettingsError
+naming the key and the fix, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from memwise.sizes import parse_size
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - nox itself depends on tomli there
+    import tomli as tomllib
+
+DEFAULT_LIMIT = "512 MB"
+TEST_GROUP_NAMES = ("test", "tests", "testing", "dev")
+TEST_REQUIREMENTS_FILES = (
+    "requirements-test.txt",
+    "requirements-tests.txt",
+    "test-requirements.txt",
+    "requirements-dev.txt",
+    "requirements/test.txt",
+    "requirements/tests.txt",
+    "requirements/dev.txt",
+)
+KNOWN_KEYS = {
+    "workload", "package", "memory-python", "default-limit", "memory-group", "profile-group",
+    "test-groups", "test-extras", "test-requirements", "env", "pytest-args", "reports",
+    "baseline", "gate",
+}  # fmt: skip
+GATE_KEYS = {"relative", "absolute-mib"}
+
+
+class SettingsError(Exception):
+    """A setting that cannot be used; the message names the key and what to write instead."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the memory sessions need to know about the project, defaults filled in."""
+
+    root: Path
+    project: dict[str, Any]
+    workload: str | None = None
+    package: str | None = None
+    memory_python: str | None = None
+    default_limit: str | None = DEFAULT_LIMIT
+    memory_group: str | None = None
+    profile_group: str | None = None
+    test_groups: tuple[str, ...] = ()
+    test_extras: tuple[str, ...] = ()
+    test_requirements: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    pytest_args: tuple[str, ...] = ()
+    reports: Path = Path("reports")
+    baseline: Path = Path("memory-baseline.toml")
+    gate_relative: float = 0.05
+    gate_absolute_mib: float = 0.25
+
+    @property
+    def installable(self) -> bool:
+        """Whether the project builds (a [build-system] table): else it is not installed."""
+        return "build-system" in self.project
+
+    @property
+    def import_paths(self) -> list[Path]:
+        """Folders a program of an uninstallable project imports the project's code from."""
+        return [folder for folder in (self.root / "src", self.root) if folder.is_dir()]
+
+
+def load(root: Path) -> Settings:
+    """Read pyproject.toml at root; SettingsError with a clear message when it cannot be used."""
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        msg = f"no pyproject.toml in {root}: memwise reads the project's metadata from it"
+        raise SettingsError(msg)
+    try:
+        project = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{path} is not valid TOML: {error}") from error
+    table = project.get("tool", {}).get("memwise", {})
+    if not isinstance(table, dict):
+        raise SettingsError("[tool.memwise] in pyproject.toml must be a table")
+    unknown = sorted(set(table) - KNOWN_KEYS)
+    if unknown:
+        msg = (
+            f"[tool.memwise] has unknown key(s) {', '.join(unknown)}; the keys are "
+            f"{', '.join(sorted(KNOWN_KEYS))} (see .memwise/README.md)"
+        )
+        raise SettingsError(msg)
+    return _settings(root, project, table)
+
+
+def _settings(root: Path, project: dict[str, Any], table: dict[str, Any]) -> Settings:
+    groups = project.get("dependency-groups", {})
+    extras = project.get("project", {}).get("optional-dependencies", {})
+    gate = _table(table, "gate")
+    unknown_gate = sorted(set(gate) - GATE_KEYS)
+    if unknown_gate:
+        msg = f"[tool.memwise.gate] has unknown key(s) {', '.join(unknown_gate)}: use relative, absolute-mib"
+        raise SettingsError(msg)
+    settings = Settings(
+        root=root,
+        project=project,
+        workload=_optional_string(table, "workload"),
+        package=_optional_string(table, "package") or _guess_package(root, project),
+        memory_python=_python_version(table),
+        default_limit=_default_limit(table),
+        memory_group=_group(table, "memory-group", groups, ""),
+        profile_group=_group(table, "profile-group", groups, "[profile]"),
+        test_groups=_names(table, "test-groups", [g for g in TEST_GROUP_NAMES if g in groups][:1]),
+        test_extras=_names(table, "test-extras", [e for e in TEST_GROUP_NAMES if e in extras][:1]),
+        test_requirements=_names(table, "test-requirements", _requirement_files(root)),
+        env=_env(table),
+        pytest_args=_names(table, "pytest-args", []),
+        reports=Path(_optional_string(table, "reports") or "reports"),
+        baseline=Path(_optional_string(table, "baseline") or "memory-baseline.toml"),
+        gate_relative=_fraction(gate, "relative", 0.05),
+        gate_absolute_mib=_fraction(gate, "absolute-mib", 0.25),
+    )
+    _check_references(settings, groups, extras)
+    return settings
+
+
+def _requirement_files(root: Path) -> list[str]:
+    return [name for name in TEST_REQUIREMENTS_FILES if (root / name).is_file()][:1]
+
+
+def _table(table: dict[str, Any], key: str) -> dict[str, Any]:
+    value = table.get(key, {})
+    if not isinstance(value, dict):
+        raise SettingsError(f"[tool.memwise] {key} must be a table, e.g. [tool.memwise.{key}]")
+    return value
+
+
+def _optional_string(table: dict[str, Any], key: str) -> str | None:
+    value = table.get(key)
+    if value is not None and not (isinstance(value, str) and value.strip()):
+        raise SettingsError(f'[tool.memwise] {key} must be a non-empty string, e.g. {key} = "..."')
+    return value
+
+
+def _names(table: dict[str, Any], key: str, default: list[str]) -> tuple[str, ...]:
+    value = table.get(key, default)
+    if not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+        raise SettingsError(f'[tool.memwise] {key} must be a list of strings, e.g. {key} = ["..."]')
+    return tuple(value)
+
+
+def _env(table: dict[str, Any]) -> dict[str, str]:
+    value = _table(table, "env")
+    if not all(isinstance(item, str) for item in value.values()):
+        raise SettingsError('[tool.memwise.env] values must be strings, e.g. TOKEN = "dummy"')
+    return dict(value)
+
+
+def _python_version(table: dict[str, Any]) -> str | None:
+    value = _optional_string(table, "memory-python")
+    if value is not None and not re.fullmatch(r"3\.\d+t?", value):
+        raise SettingsError(
+            f'[tool.memwise] memory-python must be a version like "3.13", not {value!r}'
+        )
+    return value
+
+
+def _default_limit(table: dict[str, Any]) -> str | None:
+    value = table.get("default-limit", DEFAULT_LIMIT)
+    if value is False or value == "off":
+        return None
+    if not isinstance(value, str):
+        raise SettingsError(
+            '[tool.memwise] default-limit must be a size such as "512 MB", or "off"'
+        )
+    try:
+        parse_size(value)
+    except ValueError as error:
+        raise SettingsError(f"[tool.memwise] default-limit: {error}, or 'off'") from error
+    return value
+
+
+def _fraction(gate: dict[str, Any], key: str, default: float) -> float:
+    value = gate.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise SettingsError(
+            f"[tool.memwise.gate] {key} must be a number of at least 0, not {value!r}"
+        )
+    return float(value)
+
+
+def _group(table: dict[str, Any], key: str, groups: dict[str, Any], extra: str) -> str | None:
+    """The dependency group that installs memwise's toolkit (with the extra), if there is one.
+
+    A project that lists ``memwise`` in a group (with a uv path source) gets the toolkit and
+    the memory tools from its own lock; otherwise the sessions install them on top.
+    """
+    if key in table:
+        return _optional_string(table, key)
+    for name, entries in groups.items():
+        for entry in entries:
+            match = isinstance(entry, str) and _TOOLKIT.match(entry)
+            if match and (match[1] or "") == extra:
+                return str(name)
+    return None
+
+
+_TOOLKIT = re.compile(r"\s*memwise\s*(\[[^\]]*\])?\s*(;|$)")
+
+
+def _guess_package(root: Path, project: dict[str, Any]) -> str | None:
+    """The import name of the project's package, when it follows its distribution name."""
+    name = str(project.get("project", {}).get("name", ""))
+    module = re.sub(r"[-_.]+", "_", name).lower()
+    found = [folder for folder in (root / "src" / module, root / module) if folder.is_dir()]
+    return module if module and found else None
+
+
+def _check_references(settings: Settings, groups: dict[str, Any], extras: dict[str, Any]) -> None:
+    for group in (settings.memory_group, settings.profile_group, *settings.test_groups):
+        if group is not None and group not in groups:
+            msg = f"[tool.memwise] names the dependency group {group!r}, which pyproject.toml does not have"
+            raise SettingsError(msg)
+    for extra in settings.test_extras:
+        if extra not in extras:
+            msg = f"[tool.memwise] test-extras names {extra!r}, which [project.optional-dependencies] does not have"
+            raise SettingsError(msg)
+    for requirements in settings.test_requirements:
+        if not (settings.root / requirements).is_file():
+            raise SettingsError(f"[tool.memwise] test-requirements: no file {requirements}")
+    if settings.workload is not None and not (settings.root / settings.workload).is_file():
+        msg = (
+            f"[tool.memwise] workload = {settings.workload!r}: no such file. Name the script "
+            "that exercises your service (relative to the project root), or remove the key"
+        )
+        raise SettingsError(msg)

@@ -1,0 +1,329 @@
+"""memwise's toolkit (template/.memwise), unit-tested without nox: settings, Pythons, options,
+manifest, tracking, and the pytest plugin run by pytest itself (pytester) with real memray."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from memwise import options, pythons, settings
+from memwise.manifest import Manifest, TestRecord
+from memwise.sizes import MIB, parse_size
+from memwise.tracking import CAPTURES_VARIABLE, track_memory
+
+from tests.helpers import TOOLKIT
+
+pytest_plugins = ["pytester"]
+
+
+def write_pyproject(root: Path, text: str) -> Path:
+    (root / "pyproject.toml").write_text(text, encoding="utf-8")
+    return root
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def test_a_project_without_memwise_settings_gets_working_defaults(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, '[project]\nname = "bot"\nversion = "1"\n')
+    (tmp_path / "bot").mkdir()
+    loaded = settings.load(tmp_path)
+    assert loaded.workload is None
+    assert loaded.package == "bot"
+    assert loaded.default_limit == "512 MB"
+    assert loaded.memory_group is None  # not listed in a group: installed on top
+    assert (loaded.test_groups, loaded.test_extras, loaded.test_requirements) == ((), (), ())
+    assert not loaded.installable
+    assert loaded.reports == Path("reports")
+
+
+def test_test_dependencies_are_found_where_projects_keep_them(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, """
+[build-system]
+requires = ["setuptools"]
+build-backend = "setuptools.build_meta"
+[project]
+name = "cache"
+version = "1"
+[project.optional-dependencies]
+tests = ["pytest-asyncio"]
+[dependency-groups]
+dev = ["pytest"]
+""")  # fmt: skip
+    (tmp_path / "requirements-dev.txt").write_text("pytest\n")
+    loaded = settings.load(tmp_path)
+    assert loaded.installable
+    assert loaded.test_groups == ("dev",)
+    assert loaded.test_extras == ("tests",)
+    assert loaded.test_requirements == ("requirements-dev.txt",)
+
+
+def test_a_group_listing_memwise_installs_from_the_lock(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, """
+[project]
+name = "svc"
+version = "1"
+[dependency-groups]
+memory = ["pytest", "memwise"]
+profile = ["memwise[profile]"]
+""")  # fmt: skip
+    loaded = settings.load(tmp_path)
+    assert (loaded.memory_group, loaded.profile_group) == ("memory", "profile")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('workloud = "x.py"', "unknown key(s) workloud"),
+        ('workload = "missing.py"', "workload = 'missing.py': no such file"),
+        ("workload = 3", "workload must be a non-empty string"),
+        ('default-limit = "24M"', "default-limit: '24M' is not a size"),
+        ('memory-python = "three"', "memory-python must be a version"),
+        ("pytest-args = '-x'", "pytest-args must be a list of strings"),
+        ('test-groups = ["nope"]', "dependency group 'nope'"),
+        ("env = { TOKEN = 1 }", "env] values must be strings"),
+        ("gate = { relative = -1 }", "relative must be a number of at least 0"),
+        ("gate = { absolute_mib = 1 }", "unknown key(s) absolute_mib"),
+    ],
+)
+def test_a_wrong_setting_is_named_with_the_fix(tmp_path: Path, table: str, message: str) -> None:
+    write_pyproject(tmp_path, f'[project]\nname = "x"\nversion = "1"\n[tool.memwise]\n{table}\n')
+    with pytest.raises(settings.SettingsError) as error:
+        settings.load(tmp_path)
+    assert message in str(error.value)
+
+
+def test_missing_or_broken_pyproject_is_a_message(tmp_path: Path) -> None:
+    with pytest.raises(settings.SettingsError, match="no pyproject.toml"):
+        settings.load(tmp_path)
+    write_pyproject(tmp_path, "[project\n")
+    with pytest.raises(settings.SettingsError, match="is not valid TOML"):
+        settings.load(tmp_path)
+
+
+def test_default_limit_can_be_switched_off(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, '[project]\nname = "x"\n[tool.memwise]\ndefault-limit = "off"\n')
+    assert settings.load(tmp_path).default_limit is None
+
+
+# --- Pythons ---------------------------------------------------------------------------------
+
+
+def project(classifiers: list[str] | None = None, requires: str | None = None) -> dict:
+    metadata: dict = {
+        "classifiers": [f"Programming Language :: Python :: {v}" for v in classifiers or []]
+    }
+    if requires:
+        metadata["requires-python"] = requires
+    return {"project": metadata}
+
+
+def test_supported_pythons_come_from_classifiers_else_requires_python() -> None:
+    assert pythons.supported_pythons(project(["3.13", "3.11", "3.12"])) == ["3.11", "3.12", "3.13"]
+    assert pythons.supported_pythons(project(requires=">=3.12")) == ["3.12", "3.13", "3.14", "3.15"]
+    assert pythons.supported_pythons(project(requires=">=3.10,<3.13")) == ["3.10", "3.11", "3.12"]
+    assert pythons.supported_pythons(project()) == []
+
+
+def test_one_memory_python_newest_with_memray_unless_configured() -> None:
+    assert pythons.memory_python(project(["3.11", "3.15"]), None) == "3.15"
+    assert pythons.memory_python(project(["3.11", "3.15"]), "3.13") == "3.13"
+    assert pythons.memory_python(project(), None) == pythons.running_python()
+
+
+def test_profile_never_runs_where_scalene_has_no_wheel() -> None:
+    if not pythons.scalene_platform():
+        pytest.skip("scalene has no wheels for this platform")
+    assert pythons.profile_python(project(["3.11", "3.14", "3.15"])) == "3.14"
+    assert pythons.profile_python(project(["3.15"])) is None
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+def test_flamegraph_options_then_the_program(tmp_path: Path) -> None:
+    parsed = options.parse_program_options("flamegraph", ["--native", "-m", "pkg.tool", "--x"])
+    assert parsed.native
+    assert parsed.program is not None
+    assert parsed.program.command == ["-m", "pkg.tool", "--x"]
+    with pytest.raises(options.OptionsError, match="unrecognized arguments: --bogus"):
+        options.parse_program_options("flamegraph", ["--bogus"])
+    with pytest.raises(options.OptionsError, match="no such capture file"):
+        options.parse_program_options("flamegraph", ["--capture", str(tmp_path / "x.bin")])
+    with pytest.raises(options.HelpShown):
+        options.parse_program_options("flamegraph", ["--help"])
+
+
+def test_profile_passes_scalene_options_before_the_script() -> None:
+    parsed = options.parse_profile_options(
+        ["--cpu-only", "--profile-only", "pkg", "load.py", "-n", "3"]
+    )
+    assert parsed.tool_args == ["--cpu-only", "--profile-only", "pkg"]
+    assert parsed.program is not None
+    assert (parsed.program.target, parsed.program.args) == ("load.py", ["-n", "3"])
+    assert options.parse_profile_options(["--async"]).program is None
+    with pytest.raises(options.OptionsError, match="not `-m module`"):
+        options.parse_profile_options(["-m", "pkg"])
+
+
+def test_sizes_use_pytest_memray_units() -> None:
+    assert parse_size("512 MB") == 512 * MIB
+    assert parse_size("1.5KB") == 1536
+    for wrong in ["24M", "1 MiB", "lots"]:
+        with pytest.raises(ValueError, match="is not a size"):
+            parse_size(wrong)
+
+
+def test_manifest_reads_back(tmp_path: Path) -> None:
+    manifest = Manifest("3.15", "linux", 1, [TestRecord("t::a", "failed", "memwise", 3, "c.bin")])
+    manifest.write(tmp_path / "m.json")
+    assert Manifest.read(tmp_path / "m.json") == manifest
+    assert [t.nodeid for t in manifest.failed] == ["t::a"]
+
+
+# --- tracking --------------------------------------------------------------------------------
+
+TRACKED_BLOCK = """
+import sys
+from memwise.tracking import track_memory
+
+with track_memory("critical-path") as capture:
+    data = [bytes(1024) for _ in range(2000)]
+print(capture)
+print("memray" in sys.modules)
+"""
+
+
+def run_block(**env: str) -> list[str]:
+    # A fresh interpreter: memray allows one tracker per process.
+    environment = {k: v for k, v in os.environ.items() if k != CAPTURES_VARIABLE}
+    environment |= {"PYTHONPATH": str(TOOLKIT / "src"), **env}
+    result = subprocess.run([sys.executable, "-c", TRACKED_BLOCK], env=environment,
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    return result.stdout.split()
+
+
+def test_tracking_is_off_by_default_and_memray_is_not_even_imported() -> None:
+    assert run_block() == ["None", "False"]
+
+
+def test_tracking_on_writes_a_capture_memray_can_read(tmp_path: Path) -> None:
+    from memray import FileReader
+
+    capture, imported = run_block(**{CAPTURES_VARIABLE: str(tmp_path)})
+    assert imported == "True"
+    path = Path(capture)
+    assert path.parent == tmp_path
+    assert path.name.startswith("critical-path-")
+    assert FileReader(path).metadata.peak_memory >= 2000 * 1024
+
+
+def test_capture_names_must_be_file_names() -> None:
+    with pytest.raises(ValueError, match="capture name"), track_memory("../escape"):
+        pass
+
+
+# --- the pytest plugin, run by pytest with real pytest-memray --------------------------------
+
+SUITE = '''
+import unittest
+import pytest
+
+
+@pytest.mark.parametrize("label", ["x" * 300], ids=["x" * 300])
+def test_long_id_over_budget(label):
+    data = bytearray(8 * 1024 * 1024)
+    assert data
+
+
+def test_small():
+    assert [0] * 10
+
+
+class SettingsTest(unittest.TestCase):
+    @pytest.mark.limit_memory("4 MB")
+    def test_loads_too_much(self):
+        self.data = bytearray(12 * 1024 * 1024)
+
+    def test_under_the_default(self):
+        self.assertTrue(bytearray(1024))
+
+
+def add(a, b):
+    """
+    >>> add(1, 2)
+    3
+    """
+    return a + b
+'''
+
+
+def run_plugin(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, Manifest]:
+    pytester.makepyfile(test_suite=SUITE)
+    # The project keeps its pytest configuration in setup.cfg, with --strict-markers and no
+    # marker registered: the plugin registers them.
+    pytester.makefile(".cfg", setup="[tool:pytest]\naddopts = --strict-markers --doctest-modules\n")
+    manifest = pytester.path / "reports" / "manifest.json"
+    pytester.syspathinsert(TOOLKIT / "src")
+    os.environ["PYTHONPATH"] = str(TOOLKIT / "src")
+    result = pytester.runpytest_subprocess(
+        "-p", "memwise.pytest_plugin", "--memray", f"--memray-bin-path={pytester.path / 'captures'}",
+        f"--memwise-manifest={manifest}", *args,
+    )  # fmt: skip
+    return result, Manifest.read(manifest)
+
+
+def test_plugin_writes_a_manifest_keyed_by_node_id(pytester: pytest.Pytester, monkeypatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    result, manifest = run_plugin(pytester, "--memwise-default-limit=4 MB")
+    tests = {test.nodeid: test for test in manifest.tests}
+    long_id = next(nodeid for nodeid in tests if "x" * 300 in nodeid)
+    # pytest-memray shortened this capture's name with a digest; the manifest still knows it.
+    long = tests[long_id]
+    assert long.outcome == "failed"
+    assert long.limit == "limit_memory('4 MB')"  # the default budget
+    assert long.capture is not None
+    assert Path(long.capture).is_file()
+    assert long.peak_bytes >= 8 * MIB
+    assert tests["test_suite.py::test_small"].outcome == "passed"
+    assert manifest.exit_status == 1
+    assert manifest.python == pythons.running_python()
+
+
+def test_plugin_measures_unittest_tests_and_enforces_their_markers(pytester, monkeypatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    result, manifest = run_plugin(pytester)
+    tests = {test.nodeid: test for test in manifest.tests}
+    too_much = tests["test_suite.py::SettingsTest::test_loads_too_much"]
+    assert too_much.outcome == "failed"
+    assert too_much.measured_by == "memwise"
+    assert too_much.peak_bytes >= 12 * MIB
+    assert tests["test_suite.py::SettingsTest::test_under_the_default"].outcome == "passed"
+    assert tests["test_suite.py::SettingsTest::test_under_the_default"].measured_by == "memwise"
+    output = result.stdout.str()
+    assert "SettingsTest::test_loads_too_much is using" in output
+    assert "out of its limit of 4.00 MiB" in output
+    assert "test_suite.py:" in output  # the allocation's location
+    # Without a default budget the parametrized test has no limit and passes.
+    assert tests[next(n for n in tests if "x" * 300 in n)].outcome == "passed"
+
+
+def test_plugin_names_the_tests_it_could_not_measure(pytester, monkeypatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    result, manifest = run_plugin(pytester)
+    assert [test.nodeid for test in manifest.unmeasured] == ["test_suite.py::test_suite.add"]
+    result.stdout.fnmatch_lines(["*memwise: tests run WITHOUT memory tracking*",
+                                 "1 of 5 tests were not measured*", "  test_suite.py::test_suite.add"])  # fmt: skip
+
+
+def test_plugin_refuses_a_default_limit_that_is_not_a_size(pytester, monkeypatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "memwise.pytest_plugin", "--memwise-default-limit=24M"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--memwise-default-limit: '24M' is not a size*"])
