@@ -53,6 +53,7 @@ def session_env() -> dict[str, str]:
     the interpreters that really exist.
     """
     env = dict(os.environ)
+    env.pop("MEMRAY_RESULT_PATH", None)  # pytest-memray of this suite's own run sets it
     extra = [str(Path(sys.executable).parent)]
     pyenv_versions = Path(env.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     extra += [str(path / "bin") for path in sorted(pyenv_versions.glob("3.*"))]

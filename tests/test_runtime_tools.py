@@ -15,7 +15,7 @@ import pytest
 from tests.helpers import nox, render, session_env
 
 pytestmark = pytest.mark.slow
-CAPTURES_VARIABLE = "MY_SERVICE_MEMORY_CAPTURES"
+CAPTURES_VARIABLE = "MEMWISE_CAPTURES"
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +65,12 @@ def test_native_option_records_native_frames(project: Path) -> None:
 def test_tracking_capture_feeds_the_flamegraph_reports(project: Path, tmp_path: Path) -> None:
     python = project / ".nox" / "flamegraph" / "bin" / "python"
     env = {**os.environ, CAPTURES_VARIABLE: str(tmp_path)}
-    subprocess.run(
-        [str(python), "src/my_service/workload.py", "--requests", "1000"],
-        cwd=project, env=env, check=True, capture_output=True,
-    )  # fmt: skip
+    tracked = (
+        "from memwise.tracking import track_memory\nfrom my_service import workload\n"
+        "with track_memory('workload'):\n    workload.main(['--requests', '1000'])\n"
+    )
+    subprocess.run([str(python), "-c", tracked], cwd=project, env=env, check=True,
+                   capture_output=True)  # fmt: skip
     (capture,) = tmp_path.glob("workload-*.bin")
     nox(project, "-R", "-s", "flamegraph", "--", "--capture", str(capture))
     reports = project / "reports" / "flamegraph"
@@ -81,7 +83,8 @@ def test_tracking_is_off_without_the_variable(project: Path, tmp_path: Path) -> 
     python = project / ".nox" / "flamegraph" / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k != CAPTURES_VARIABLE}
     code = (
-        "import sys\nfrom my_service import workload\nworkload.main(['--requests', '200'])\n"
+        "import sys\nfrom memwise.tracking import track_memory\nfrom my_service import workload\n"
+        "with track_memory('workload'):\n    workload.main(['--requests', '200'])\n"
         "print('memray' in sys.modules)"
     )
     result = subprocess.run(
@@ -96,16 +99,26 @@ def test_tracking_is_off_without_the_variable(project: Path, tmp_path: Path) -> 
     ("args", "message"),
     [
         (["-m", "no_such_module"], "no_such_module failed (exit code 1)"),
-        (["--capture", "missing.bin"], "No such capture: missing.bin"),
-        (["--capture"], "--capture needs the path"),
-        (["--bogus"], "Unknown option --bogus for `flamegraph`"),
+        (["--capture", "missing.bin"], "no such capture file: missing.bin"),
+        (["--capture"], "argument --capture: expected one argument"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
         (["-m"], "-m needs a module name"),
+        (["no_such_script.py"], "No such program: no_such_script.py"),
     ],
 )
 def test_bad_program_arguments_are_named(project: Path, args: list[str], message: str) -> None:
     result = nox(project, "-R", "-s", "flamegraph", "--", *args, check=False)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("session", ["flamegraph", "profile"])
+def test_session_options_are_explained_by_help(project: Path, session: str) -> None:
+    result = nox(project, "-R", "-s", session, "--", "--help")
+    assert f"usage: nox -s {session} -- [" in result.stdout
+    assert "options shown" in result.stderr
+    if session == "profile":
+        assert "--no-async" in result.stdout
 
 
 def test_failed_import_still_reports_the_capture(project: Path) -> None:

@@ -181,14 +181,16 @@ def test_memtest_fails_and_names_the_tests_over_their_limits(tmp_path: Path) -> 
     assert "Test was allowed to leak 1.0MiB per location" in out
     reports = project / "reports" / "memtest"
     for test in ["test_over_its_limit", "test_that_leaks"]:
-        stem = f"tests-test_regressions.py-{test}"
-        assert (reports / "captures" / f"memtest-{stem}.bin").is_file()
+        stem = f"memtest-tests-test_regressions.py-{test}"
+        assert (reports / "captures" / f"{stem}.bin").is_file()
         assert_self_contained_html(reports / f"{stem}.html", test)
         assert str(reports / f"{stem}.html") in result.stderr
     # What was never freed: the leaking test's allocations, not the over-limit test's.
-    leaks = reports / "tests-test_regressions.py-test_that_leaks-leaks.html"
+    leaks = reports / "memtest-tests-test_regressions.py-test_that_leaks-leaks.html"
     assert_self_contained_html(leaks, "test_that_leaks")
-    assert_self_contained_html(reports / "tests-test_regressions.py-test_over_its_limit-leaks.html")
+    assert_self_contained_html(
+        reports / "memtest-tests-test_regressions.py-test_over_its_limit-leaks.html"
+    )
     kept = sorted(path.name for path in (reports / "captures").glob("*.bin"))
     assert len(kept) == 2, kept  # the passing test's capture is gone
 
@@ -215,3 +217,95 @@ def test_that_leaks() -> None:
 def test_within_its_limit() -> None:
     assert len(bytearray(1024)) == 1024
 """
+
+
+EXTRA_TESTS = """\
+import unittest
+
+import pytest
+
+
+@pytest.mark.parametrize("label", ["{long}"], ids=["{long}"])
+def test_with_a_long_id(label: str) -> None:
+    data = bytearray(8 * 1024 * 1024)  # over the project's default budget of 6 MB
+    assert data
+
+
+class CacheTest(unittest.TestCase):
+    @pytest.mark.limit_memory("2 MB")
+    def test_fills_the_cache(self) -> None:
+        self.data = [bytearray(1024 * 1024) for _ in range(4)]
+
+    def test_small(self) -> None:
+        self.assertEqual(len(bytearray(10)), 10)
+""".replace("{long}", "x" * 300)
+
+
+def set_memwise(project: Path, line: str) -> None:
+    """Set one key of the render's [tool.memwise] (replacing the rendered value, if any)."""
+    pyproject = project / "pyproject.toml"
+    key = line.split("=")[0].strip()
+    text = re.sub(rf"^{key} = .*\n", "", pyproject.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    pyproject.write_text(text.replace("[tool.memwise]\n", f"[tool.memwise]\n{line}\n", 1))
+
+
+def test_memtest_keeps_long_ids_measures_unittest_and_applies_the_default_budget(tmp_path) -> None:
+    project = render(tmp_path / "extra")
+    set_memwise(project, 'default-limit = "6 MB"')
+    (project / "tests" / "test_extra.py").write_text(EXTRA_TESTS)
+    result = nox(project, "-s", "memtest", "--", "tests/test_extra.py", check=False)
+    assert result.returncode != 0
+    reports = project / "reports" / "memtest"
+    manifest = json.loads((reports / "manifest.json").read_text())
+    tests = {test["nodeid"]: test for test in manifest["tests"]}
+    long_id = f"tests/test_extra.py::test_with_a_long_id[{'x' * 300}]"
+    # Over the default budget; pytest-memray shortened its capture's name with a digest, and
+    # the capture and its flamegraphs are still kept and named.
+    assert tests[long_id]["outcome"] == "failed"
+    assert tests[long_id]["limit"] == "limit_memory('6 MB')"
+    capture = Path(tests[long_id]["capture"])
+    assert capture.is_file()
+    assert len(capture.name) < 255
+    (peak,) = (
+        path
+        for path in reports.glob("*.html")
+        if "long_id" in path.name and "-leaks" not in path.name
+    )
+    assert_self_contained_html(peak, "test_with_a_long_id")
+    assert (reports / f"{peak.stem}-leaks.html").is_file()
+    assert str(peak) in result.stderr
+    # A unittest.TestCase test is measured, and its own marker enforced.
+    fills = tests["tests/test_extra.py::CacheTest::test_fills_the_cache"]
+    assert (fills["outcome"], fills["measured_by"]) == ("failed", "memwise")
+    assert "CacheTest::test_fills_the_cache is using" in result.stdout
+    assert tests["tests/test_extra.py::CacheTest::test_small"]["outcome"] == "passed"
+    assert "2 test(s) failed on Python" in result.stderr
+    assert "WITHOUT memory tracking" not in result.stderr
+
+
+def test_a_pytest_usage_error_is_reported_as_one(project: Path) -> None:
+    result = nox(project, "-R", "-s", "memtest", "--", "--no-such-option", check=False)
+    assert result.returncode != 0
+    assert "pytest reported a usage error (exit code 4)" in result.stderr
+    assert "failed on Python" not in result.stderr
+
+
+def test_memtest_and_memgate_run_on_the_one_memory_python(project: Path) -> None:
+    memtest = nox(project, "-R", "-s", "memtest").stderr
+    memgate = nox(project, "-s", "memgate").stderr
+    found = {
+        re.search(r"(?:memtest|memgate) runs on Python (3\.\d+)", out)[1]
+        for out in (memtest, memgate)
+    }
+    newest = json.loads((project / "reports" / "memtest" / "manifest.json").read_text())["python"]
+    assert found == {newest} == {"3.15"}  # the newest supported Python, which has memray
+
+
+def test_a_missing_memory_python_is_named_with_the_fix(tmp_path: Path) -> None:
+    project = render(tmp_path / "missing")
+    set_memwise(project, 'memory-python = "3.16"')
+    result = nox(project, "-s", "memtest", check=False)
+    assert result.returncode != 0
+    assert "runs on Python 3.16" in result.stderr
+    assert "which is not installed here" in result.stderr
+    assert "uv python install 3.16" in result.stderr

@@ -97,7 +97,7 @@ def test_a_wrong_setting_is_named_with_the_fix(tmp_path: Path, table: str, messa
 
 
 def test_missing_or_broken_pyproject_is_a_message(tmp_path: Path) -> None:
-    with pytest.raises(settings.SettingsError, match="no pyproject.toml"):
+    with pytest.raises(settings.SettingsError, match=r"no pyproject\.toml"):
         settings.load(tmp_path)
     write_pyproject(tmp_path, "[project\n")
     with pytest.raises(settings.SettingsError, match="is not valid TOML"):
@@ -267,8 +267,6 @@ def run_plugin(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult,
     # marker registered: the plugin registers them.
     pytester.makefile(".cfg", setup="[tool:pytest]\naddopts = --strict-markers --doctest-modules\n")
     manifest = pytester.path / "reports" / "manifest.json"
-    pytester.syspathinsert(TOOLKIT / "src")
-    os.environ["PYTHONPATH"] = str(TOOLKIT / "src")
     result = pytester.runpytest_subprocess(
         "-p", "memwise.pytest_plugin", "--memray", f"--memray-bin-path={pytester.path / 'captures'}",
         f"--memwise-manifest={manifest}", *args,
@@ -278,7 +276,7 @@ def run_plugin(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult,
 
 def test_plugin_writes_a_manifest_keyed_by_node_id(pytester: pytest.Pytester, monkeypatch) -> None:
     monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
-    result, manifest = run_plugin(pytester, "--memwise-default-limit=4 MB")
+    _, manifest = run_plugin(pytester, "--memwise-default-limit=4 MB")
     tests = {test.nodeid: test for test in manifest.tests}
     long_id = next(nodeid for nodeid in tests if "x" * 300 in nodeid)
     # pytest-memray shortened this capture's name with a digest; the manifest still knows it.

@@ -50,9 +50,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )  # fmt: skip
 
 
+# pytest-memray's limit_memory stores each test's total under .pytest_cache/v/memray/<node id>:
+# a node id too long for a file name makes pytest warn, and `filterwarnings = error` turns that
+# into an INTERNALERROR of the whole run. The entry only serves --fail-on-increase.
+IGNORED_WARNINGS = [
+    "ignore:(could not create cache path|cache could not write path) .*memray:pytest.PytestCacheWarning",
+]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for help_text in MARKER_HELP.values():
         config.addinivalue_line("markers", help_text)
+    if config.getoption("memray", False):
+        for line in IGNORED_WARNINGS:
+            config.addinivalue_line("filterwarnings", line)
     limit = config.getoption("memwise_default_limit")
     if limit is not None:
         try:
@@ -120,6 +131,12 @@ class MemoryRecorder:
         from memray import FileReader
 
         reader = FileReader(capture)
+        try:
+            return self._enforce_limit(item, capture, reader)
+        finally:
+            reader.close()  # an unclosed reader warns at exit, an error under -W error
+
+    def _enforce_limit(self, item: pytest.Item, capture: Path, reader: Any) -> str | None:
         marker = item.get_closest_marker("limit_memory")
         result: dict[str, Any] = {
             "peak_bytes": reader.metadata.peak_memory,

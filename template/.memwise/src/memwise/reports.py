@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import nox
+
+MAX_STEM = 200  # file names stop at 255 bytes; room for "-leaks.html"
 
 
 def fresh_folder(folder: Path) -> Path:
@@ -23,8 +26,16 @@ def fresh_folder(folder: Path) -> Path:
 
 
 def flamegraphs(session: nox.Session, capture: Path, stem: Path) -> list[Path]:
-    """Self-contained (offline) flamegraphs of a capture: peak memory, and what was not freed."""
-    peak, leaks = stem.parent / f"{stem.name}.html", stem.parent / f"{stem.name}-leaks.html"
+    """Self-contained (offline) flamegraphs of a capture: peak memory, and what was not freed.
+
+    A stem too long for a file name with its suffixes (a test id of hundreds of characters)
+    is cut and made unique with a digest, as pytest-memray does for captures.
+    """
+    name = stem.name
+    if len(name.encode()) > MAX_STEM:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        name = name.encode()[: MAX_STEM - 17].decode(errors="ignore") + f"-{digest}"
+    peak, leaks = stem.parent / f"{name}.html", stem.parent / f"{name}-leaks.html"
     session.run("memray", "flamegraph", "--no-web", "-f", "-o", str(peak), str(capture))
     session.run("memray", "flamegraph", "--leaks", "--no-web", "-f", "-o", str(leaks), str(capture))
     return [peak, leaks]

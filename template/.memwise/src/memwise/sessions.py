@@ -41,6 +41,7 @@ PYTEST_EXIT_MESSAGES = {
 
 def require_python(session: nox.Session, version: str | None, purpose: str) -> None:
     """Stop when the session could not get the interpreter it must run on."""
+    require_memory_tools(session)  # first: on Windows, that is the reason
     if version is None:
         session.error(purpose)
     if session.python is False:  # declared without an interpreter: it is not installed here
@@ -101,8 +102,10 @@ def program_env(settings: Settings) -> dict[str, str]:
 
 def run_pytest(session: nox.Session, settings: Settings, *args: str) -> int:
     """Run pytest with the project's settings; its exit code (pytest's own meanings)."""
+    # Set by an outer pytest-memray run, it would make capture names random uuids.
+    env: dict[str, str | None] = {**program_env(settings), "MEMRAY_RESULT_PATH": None}
     try:
-        session.run("pytest", *args, *settings.pytest_args, env=program_env(settings))
+        session.run("pytest", *args, *settings.pytest_args, env=env)
     except nox.command.CommandFailed as error:
         return error.return_code if error.return_code is not None else 1
     return 0
