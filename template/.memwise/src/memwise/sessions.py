@@ -70,6 +70,7 @@ def install(session: nox.Session, settings: Settings, *, profile: bool = False) 
     requirements files) and the toolkit from ``.memwise`` with ``uv pip install``, which
     writes nothing into the project.
     """
+    ignore_in_git(Path(session.virtualenv.location).parent)
     group = settings.profile_group if profile else settings.memory_group
     if group:
         session.run_install(
@@ -86,6 +87,14 @@ def install(session: nox.Session, settings: Settings, *, profile: bool = False) 
     requirements = [arg for name in settings.test_requirements for arg in ("-r", name)]
     toolkit = ".memwise[profile]" if profile else ".memwise"
     session.install(*project, *groups, *requirements, "-e", toolkit)
+
+
+def ignore_in_git(folder: Path) -> None:
+    """Let nox's folder of environments ignore itself in git, as .pytest_cache does: a
+    project without `.nox/` in its .gitignore stays clean (and `copier update` can run)."""
+    marker = folder / ".gitignore"
+    if folder.is_dir() and not marker.exists():
+        marker.write_text("# written by memwise: nox's environments are not committed\n*\n")
 
 
 def program_env(settings: Settings) -> dict[str, str]:

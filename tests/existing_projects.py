@@ -1,0 +1,305 @@
+"""Existing services of the shapes memwise is added to, written out file by file.
+
+Each is a small but real project: its own packaging, pytest configuration, test style, CI and
+task runner, as the brief's services (a bot, a cache library, a service made from a company
+template) have them. tests/test_existing.py adds memwise to each and checks nothing of theirs
+changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class ExistingProject:
+    """Files of an existing project, its own test command and memwise's touch points."""
+
+    name: str
+    files: dict[str, str]
+    own_tests: list[str]  # the project's own plain test command, run in a fresh uv venv
+    install: list[str]  # what `uv pip install` needs for that command
+    memwise_settings: str = ""  # the [tool.memwise] table the project adds (a touch point)
+    has_noxfile: bool = False
+    workload: str | None = None
+    touch_points: list[str] = field(default_factory=list)
+
+    def write(self, root: Path) -> Path:
+        for relative, text in self.files.items():
+            path = root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        return root
+
+
+OWN_CI = """\
+name: ci
+on: [push]
+permissions:
+  contents: read
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "the project's own CI"
+"""
+
+# A Discord-style bot: uv project without [build-system], unittest.TestCase suite, flat
+# layout, its own noxfile, CI and pre-commit config; a load script outside the package.
+BOT = ExistingProject(
+    name="bot",
+    files={
+        "pyproject.toml": """\
+[project]
+name = "chatbot"
+version = "2.3.0"
+description = "A chat bot with background tasks"
+requires-python = ">=3.11"
+dependencies = ["attrs>=23"]
+
+[dependency-groups]
+dev = ["pytest>=8"]
+
+[tool.uv]
+package = false
+""",
+        "chatbot/__init__.py": '"""The bot."""\n',
+        "chatbot/handlers.py": """\
+import attrs
+
+
+@attrs.define
+class Message:
+    author: str
+    text: str
+
+
+class History:
+    \"\"\"Keeps the last messages of a channel.\"\"\"
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.messages: list[Message] = []
+
+    def add(self, message: Message) -> None:
+        self.messages.append(message)
+        del self.messages[: -self.size]
+
+
+def handle_burst(history: History, count: int) -> int:
+    for number in range(count):
+        history.add(Message("user", f"message {number} " + "x" * 200))
+    return len(history.messages)
+""",
+        "tests/__init__.py": "",
+        "tests/test_handlers.py": """\
+import unittest
+
+from chatbot.handlers import History, handle_burst
+
+
+class HistoryTest(unittest.TestCase):
+    def test_history_keeps_only_its_size(self):
+        history = History(size=50)
+        self.assertEqual(handle_burst(history, 5000), 50)
+
+    def test_empty_history(self):
+        self.assertEqual(History(size=3).messages, [])
+""",
+        "scripts/load.py": """\
+import time
+
+from chatbot.handlers import History, handle_burst
+
+start = time.perf_counter()
+history = History(size=1000)
+while time.perf_counter() - start < 1.5:
+    handle_burst(history, 2000)
+print("done")
+""",
+        "noxfile.py": """\
+import nox
+
+nox.options.default_venv_backend = "uv"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    session.install("-r", "pyproject.toml", "--group", "dev")
+    session.run("python", "-m", "pytest")
+""",
+        ".github/workflows/ci.yml": OWN_CI,
+        ".pre-commit-config.yaml": "repos: []\n",
+        ".gitignore": ".venv/\n__pycache__/\n",
+        "README.md": "# chatbot\n",
+    },
+    own_tests=["python", "-m", "pytest", "-q"],
+    install=["-r", "pyproject.toml", "--group", "dev"],
+    memwise_settings='workload = "scripts/load.py"\n',
+    has_noxfile=True,
+    workload="scripts/load.py",
+)
+
+# An asyncio cache library: setuptools, src layout, pytest configured in setup.cfg with
+# asyncio_mode = auto and --strict-markers, a server test deselected in CI, test extras,
+# its own Makefile and CI.
+CACHE_LIBRARY = ExistingProject(
+    name="cachelib",
+    files={
+        "pyproject.toml": """\
+[build-system]
+requires = ["setuptools>=69"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "asynccache"
+version = "0.9.0"
+requires-python = ">=3.10"
+classifiers = [
+    "Programming Language :: Python :: 3.11",
+    "Programming Language :: Python :: 3.12",
+    "Programming Language :: Python :: 3.13",
+]
+
+[project.optional-dependencies]
+test = ["pytest>=8", "pytest-asyncio>=0.24"]
+""",
+        "setup.cfg": """\
+[tool:pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+addopts = --strict-markers -ra
+markers =
+    redis: needs a running Redis server
+testpaths = tests
+""",
+        "src/asynccache/__init__.py": """\
+import asyncio
+
+
+class Cache:
+    \"\"\"An asyncio cache that evicts its oldest entries.\"\"\"
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._data: dict[str, bytes] = {}
+        self._lock = asyncio.Lock()
+
+    async def set(self, key: str, value: bytes) -> None:
+        async with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.max_entries:
+                self._data.pop(next(iter(self._data)))
+
+    async def get(self, key: str) -> bytes | None:
+        return self._data.get(key)
+""",
+        "tests/test_cache.py": """\
+import pytest
+
+from asynccache import Cache
+
+
+async def test_cache_evicts_old_entries():
+    cache = Cache(max_entries=10)
+    for number in range(1000):
+        await cache.set(str(number), bytes(10_000))
+    assert await cache.get("0") is None
+
+
+@pytest.mark.redis
+async def test_against_a_real_server():
+    raise ConnectionError("no Redis server here")
+""",
+        "benchmarks/fill.py": """\
+import asyncio
+import time
+
+from asynccache import Cache
+
+
+async def main() -> None:
+    cache = Cache(max_entries=500)
+    start = time.perf_counter()
+    number = 0
+    while time.perf_counter() - start < 1.5:
+        await cache.set(str(number), bytes(2_000))
+        number += 1
+
+
+asyncio.run(main())
+""",
+        "Makefile": "test:\n\tpytest -m 'not redis'\n",
+        ".github/workflows/tests.yml": OWN_CI,
+        ".gitignore": "*.egg-info/\nbuild/\n.venv/\n",
+    },
+    own_tests=["python", "-m", "pytest", "-q", "-m", "not redis"],
+    install=["-e", ".[test]"],
+    memwise_settings='workload = "benchmarks/fill.py"\npytest-args = ["-m", "not redis"]\n',
+    workload="benchmarks/fill.py",
+)
+
+# A service made from a company template: hatchling, flat layout, pytest configured in
+# tox.ini, test requirements in a file, tests that need an environment variable.
+HATCH_SERVICE = ExistingProject(
+    name="hatchsvc",
+    files={
+        "pyproject.toml": """\
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "ordersvc"
+version = "1.0.0"
+requires-python = ">=3.11"
+""",
+        ".copier-answers.yml": "# Changes here will be overwritten by Copier\n_src_path: gh:company/template\n",
+        "tox.ini": "[pytest]\naddopts = -ra\ntestpaths = tests\n",
+        "requirements-test.txt": "pytest>=8\n",
+        "ordersvc/__init__.py": """\
+import os
+
+
+def database_url() -> str:
+    return os.environ["ORDERSVC_DSN"]
+
+
+def load_orders(count: int) -> list[dict[str, int]]:
+    return [{"order": number, "amount": number * 3} for number in range(count)]
+""",
+        "tests/test_orders.py": """\
+from ordersvc import database_url, load_orders
+
+
+def test_settings_come_from_the_environment():
+    assert database_url().startswith("sqlite://")
+
+
+def test_orders_load():
+    assert len(load_orders(10_000)) == 10_000
+""",
+    },
+    own_tests=["python", "-m", "pytest", "-q"],
+    install=["-e", ".", "-r", "requirements-test.txt"],
+    memwise_settings='[tool.memwise.env]\nORDERSVC_DSN = "sqlite:///:memory:"\n',
+)
+# Its tests carry memory budgets, which its pytest configuration registers (as a project
+# does once it uses them in plain runs with --strict-markers).
+HATCH_SERVICE.files["tests/test_budget.py"] = """\
+import pytest
+
+from ordersvc import load_orders
+
+
+@pytest.mark.limit_memory("64 MB")
+def test_loading_orders_stays_within_budget():
+    assert len(load_orders(50_000)) == 50_000
+"""
+HATCH_SERVICE.files["tox.ini"] = (
+    "[pytest]\naddopts = -ra --strict-markers\ntestpaths = tests\n"
+    "markers =\n    limit_memory(size): memory budget (pytest-memray)\n"
+)
+
+PROJECTS = [BOT, CACHE_LIBRARY, HATCH_SERVICE]

@@ -1,0 +1,174 @@
+"""memwise added to existing projects (the documented way) changes nothing of theirs, its
+sessions work on their code, and `copier update` of the layer is conflict-free (slow: real
+copier, uv, nox, pytest-memray, memray and scalene on each project)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import copier
+import pytest
+
+from tests.existing_projects import PROJECTS, ExistingProject
+from tests.helpers import nox, run, session_env, template_source
+
+ANSWERS = ".copier-answers.memwise.yml"
+# What the layer writes (and nothing else): its toolkit, its CI workflow, its answers file,
+# and a noxfile only where the project has none.
+MEMWISE_FILES = re.compile(
+    r"^(\.memwise/.*|\.github/workflows/memory\.yml|\.copier-answers\.memwise\.yml)$"
+)
+NOXFILE_LINES = (
+    '\nimport sys\n\nsys.path.insert(0, ".memwise/src")  # memwise\'s memory sessions\n'
+    "import memwise.nox_sessions  # noqa: E402, F401\n"
+)
+
+pytestmark = pytest.mark.slow
+
+
+def git(cwd: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
+    return subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template as a git repository: release 1.0.0, and 1.1.0 changing memwise's files."""
+    repo = tmp_path_factory.mktemp("layer") / "memwise"
+    shutil.copytree(template_source(), repo)
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "1.0.0")
+    git(repo, "tag", "1.0.0")
+    sessions = repo / "template" / ".memwise" / "src" / "memwise" / "sessions.py"
+    sessions.write_text(
+        sessions.read_text().replace('"--stacks=8",', '"--stacks=8", "--durations=5",')
+    )
+    workflow = repo / "template" / ".github" / "workflows" / "memory.yml"
+    workflow.write_text(workflow.read_text().replace("  memtest:\n    runs-on: ubuntu-latest\n",
+                                                     "  memtest:\n    runs-on: ubuntu-latest\n    timeout-minutes: 30\n"))  # fmt: skip
+    git(repo, "commit", "-q", "-am", "1.1.0")
+    git(repo, "tag", "1.1.0")
+    return repo
+
+
+def add_memwise(project: ExistingProject, root: Path, repo: Path) -> list[str]:
+    """The documented steps: one copier command, then the printed touch points. Returns them."""
+    steps = ["copier copy --data project_type=existing --vcs-ref=1.0.0 <memwise> ."]
+    copier.run_copy(str(repo), root, data={"project_type": "existing"}, defaults=True,
+                    vcs_ref="1.0.0", quiet=True, unsafe=False)  # fmt: skip
+    # Nothing tracked changed: the layer only added files of its own.
+    assert git(root, "status", "--porcelain", "--untracked-files=no") == ""
+    added = git(root, "ls-files", "--others", "--exclude-standard").split()
+    own = [path for path in added if not MEMWISE_FILES.match(path)]
+    assert own == ([] if project.has_noxfile else ["noxfile.py"]), own
+    if project.has_noxfile:  # touch point 1: three lines in the project's noxfile
+        with (root / "noxfile.py").open("a", encoding="utf-8") as noxfile:
+            noxfile.write(NOXFILE_LINES)
+        steps.append("add memwise's lines to noxfile.py")
+    if project.memwise_settings:  # touch point 3: the project's own settings
+        with (root / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
+            pyproject.write(f"\n[tool.memwise]\n{project.memwise_settings}")
+        steps.append("add [tool.memwise] to pyproject.toml")
+    return steps
+
+
+@pytest.fixture(scope="module", params=PROJECTS, ids=lambda project: project.name)
+def adopted(request, tmp_path_factory, template_repo) -> tuple[ExistingProject, Path, list[str]]:
+    project: ExistingProject = request.param
+    root = project.write(tmp_path_factory.mktemp(project.name) / project.name)
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "the project as it was")
+    before = {path: (root / path).read_bytes() for path in git(root, "ls-files").split()}
+    steps = add_memwise(project, root, template_repo)
+    changed = {path for path, content in before.items() if (root / path).read_bytes() != content}
+    touched = {"noxfile.py"} if project.has_noxfile else set()
+    touched |= {"pyproject.toml"} if project.memwise_settings else set()
+    assert changed == touched, changed  # only the documented touch points
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "add memwise")
+    return project, root, steps
+
+
+def project_env(project: ExistingProject) -> dict[str, str]:
+    env = session_env()
+    if "ORDERSVC_DSN" in project.memwise_settings:
+        env["ORDERSVC_DSN"] = "sqlite:///:memory:"  # what the project's own CI sets
+    return env
+
+
+def test_adding_takes_one_command_plus_the_printed_touch_points(adopted) -> None:
+    _, _, steps = adopted
+    assert len(steps) <= 3, steps
+
+
+def test_the_projects_own_tests_still_pass(adopted, tmp_path: Path) -> None:
+    project, root, _ = adopted
+    venv = tmp_path / "venv"
+    run(["uv", "venv", "--quiet", "--python", "3.13", str(venv)], root)
+    env = {**project_env(project), "VIRTUAL_ENV": str(venv)}
+    run(["uv", "pip", "install", "--quiet", *project.install], root, env=env)
+    env["PATH"] = os.pathsep.join([str(venv / "bin"), env["PATH"]])
+    result = run(project.own_tests, root, env=env)
+    assert re.search(r"\d+ passed", result.stdout)
+
+
+def test_memtest_measures_the_projects_tests(adopted) -> None:
+    _, root, _ = adopted
+    result = nox(root, "-s", "memtest")
+    assert "memtest passed on Python" in result.stderr
+    manifest = (root / "reports" / "memtest" / "manifest.json").read_text()
+    assert '"outcome": "failed"' not in manifest
+    assert "WITHOUT memory tracking" not in result.stderr  # unittest tests are measured too
+    assert git(root, "status", "--porcelain") == ""  # reports and .nox/ ignore themselves
+
+
+def test_flamegraph_and_profile_run_on_the_projects_code(adopted, tmp_path: Path) -> None:
+    project, root, _ = adopted
+    if project.workload is None:
+        script = tmp_path / "load_check.py"  # any script, anywhere, given after `--`
+        script.write_text(
+            "import time\nt = time.time()\nwhile time.time() - t < 1.2:\n    data = [bytes(100) for _ in range(10_000)]\n"
+        )
+        args = ["--", str(script)]
+    else:
+        args = []
+    nox(root, "-s", "flamegraph", *args)
+    assert (root / "reports" / "flamegraph" / "flamegraph.html").is_file()
+    result = nox(root, "-s", "profile", *args)
+    assert (root / "reports" / "profile" / "profile.html").is_file()
+    if project.name == "bot":  # the package is profiled although the script lives elsewhere
+        assert "chatbot/handlers.py" in (root / "reports" / "profile" / "profile.json").read_text()
+    assert "Top lines by memory allocated" in result.stdout
+
+
+def test_baseline_and_memgate_work(adopted) -> None:
+    project, root, _ = adopted
+    nox(root, "-s", "baseline")
+    baseline = (root / "memory-baseline.toml").read_text()
+    if project.workload:
+        assert '"workload total allocated"' in baseline
+    else:  # the marked test's peak, by node id
+        assert '"tests/test_budget.py::test_loading_orders_stays_within_budget peak"' in baseline
+    result = nox(root, "-R", "-s", "memgate")
+    assert "memory gate passed" in result.stderr
+
+
+def test_updating_the_layer_changes_only_its_own_files(adopted, template_repo) -> None:
+    _, root, _ = adopted
+    git(root, "add", "-A")  # the baseline, if recorded: committed, as the session says
+    git(root, "commit", "-q", "--allow-empty", "-m", "memory baseline")
+    before = {path: (root / path).read_bytes() for path in git(root, "ls-files").split()}
+    copier.run_update(root, answers_file=ANSWERS, defaults=True, overwrite=True,
+                      vcs_ref="1.1.0", quiet=True, unsafe=False)  # fmt: skip
+    changed = {path for path, content in before.items() if (root / path).read_bytes() != content}
+    assert changed == {ANSWERS, ".memwise/src/memwise/sessions.py", ".github/workflows/memory.yml"}
+    for path in git(root, "ls-files", "--others", "--exclude-standard").split():
+        assert not path.endswith(".rej"), path
+    for path in changed:
+        assert "<<<<<<<" not in (root / path).read_text()
