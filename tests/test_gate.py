@@ -89,3 +89,31 @@ def test_gate_passes_unchanged_code_fails_growth_and_accepts_a_new_baseline(tmp_
 
     nox(project, "-R", "-s", "baseline")
     assert "memory gate passed" in nox(project, "-R", "-s", "memgate").stderr
+
+
+OVER_ITS_LIMIT = """\
+import pytest
+
+
+@pytest.mark.limit_memory("1 MB")
+def test_grew_past_its_budget() -> None:
+    data = [bytearray(1024 * 1024) for _ in range(3)]
+    assert data
+"""
+
+
+@pytest.mark.slow
+def test_a_test_over_its_limit_fails_the_gate_with_summary_and_flamegraphs(tmp_path) -> None:
+    project = render(tmp_path / "over")
+    nox(project, "-s", "baseline")
+    (project / "tests" / "test_grown.py").write_text(OVER_ITS_LIMIT)
+    result = nox(project, "-R", "-s", "memgate", check=False)
+    assert result.returncode != 0
+    assert "1 test(s) failed their memory limit" in result.stderr
+    assert "tests/test_grown.py::test_grew_past_its_budget" in result.stderr
+    reports = project / "reports" / "memgate"
+    assert (reports / "summary.md").is_file()  # the gate still compared the other figures
+    assert "## Memory gate" in (reports / "summary.md").read_text()
+    flamegraph = reports / "gate-tests-test_grown.py-test_grew_past_its_budget.html"
+    assert flamegraph.is_file()
+    assert str(flamegraph) in result.stderr

@@ -46,6 +46,14 @@ def listing(paths: list[Path]) -> str:
     return "\n".join(f"  {path}" for path in paths)
 
 
+def source(line: dict[str, Any]) -> str:
+    """A profiled line's code; scalene's JSON escapes <, > and & as \\u003c, \\u003e, \\u0026."""
+    text = str(line.get("line", "")).strip()
+    for escaped, plain in (("\\u003c", "<"), ("\\u003e", ">"), ("\\u0026", "&")):
+        text = text.replace(escaped, plain)
+    return text
+
+
 def scalene_top_lines(profile: dict[str, Any], count: int = 5) -> str:
     """The lines that allocated the most memory and took the most time in a scalene profile."""
     lines = [
@@ -65,7 +73,7 @@ def scalene_top_lines(profile: dict[str, Any], count: int = 5) -> str:
         text.append(f"\nTop lines by {title}, from scalene:")
         ranked = sorted(lines, key=lambda item: measure(item[1]), reverse=True)[:count]
         text += [
-            f"  {measure(line):8.1f}  {where}  {line['line'].strip()}"
+            f"  {measure(line):8.1f}  {where}  {source(line)}"
             for where, line in ranked
             if measure(line) > 0
         ]
