@@ -125,7 +125,8 @@ OUR_SESSION = '''
 @nox.session(default=False)
 def docs(session: nox.Session) -> None:
     """Build our documentation (a session the team added)."""
-    session.log("docs built")'''
+    session.log("docs built")
+'''
 
 
 def commit_user_edits(project: Path) -> None:

@@ -64,7 +64,7 @@ class Settings:
     reports: Path = Path("reports")
     baseline: Path = Path("memory-baseline.toml")
     gate_relative: float = 0.05
-    gate_absolute_mib: float = 0.25
+    gate_absolute_mib: float = 1.0  # one pymalloc arena: peaks move in such steps
 
     @property
     def installable(self) -> bool:
@@ -125,7 +125,7 @@ def _settings(root: Path, project: dict[str, Any], table: dict[str, Any]) -> Set
         reports=Path(_optional_string(table, "reports") or "reports"),
         baseline=Path(_optional_string(table, "baseline") or "memory-baseline.toml"),
         gate_relative=_fraction(gate, "relative", 0.05),
-        gate_absolute_mib=_fraction(gate, "absolute-mib", 0.25),
+        gate_absolute_mib=_fraction(gate, "absolute-mib", 1.0),
     )
     _check_references(settings, groups, extras)
     return settings
