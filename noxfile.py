@@ -29,9 +29,13 @@ def install(session: nox.Session, group: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the template's test suite (pytest args after --, e.g. -m "not slow")."""
+    """Run the template's test suite (pytest args after --, e.g. -m "not slow").
+
+    One pytest-xdist worker per core; each test module stays on one worker (its rendered
+    projects are module fixtures, built once).
+    """
     install(session, "test")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-n", "auto", "--dist", "loadscope", *session.posargs)
 
 
 @nox.session

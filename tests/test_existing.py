@@ -112,7 +112,8 @@ def test_the_projects_own_tests_still_pass(adopted, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     run(["uv", "venv", "--quiet", "--python", "3.13", str(venv)], root)
     env = {**project_env(project), "VIRTUAL_ENV": str(venv)}
-    run(["uv", "pip", "install", "--quiet", *project.install], root, env=env)
+    python = ["--python", str(venv / "bin" / "python")]  # not the interpreter nox may name
+    run(["uv", "pip", "install", "--quiet", *python, *project.install], root, env=env)
     env["PATH"] = os.pathsep.join([str(venv / "bin"), env["PATH"]])
     result = run(project.own_tests, root, env=env)
     assert re.search(r"\d+ passed", result.stdout)
