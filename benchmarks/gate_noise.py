@@ -10,7 +10,6 @@ method are in docs/ci.md.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import sys
 import tempfile
@@ -47,8 +46,8 @@ def main() -> int:
                 change = abs(size - baseline[name]) / baseline[name]
                 deviation[name] = max(deviation[name], change)
         workload = project / "src" / "my_service" / "workload.py"
-        workload.write_text(re.sub(r"default=300, help=\"rows", 'default=375, help="rows',
-                                   workload.read_text()))  # fmt: skip
+        workload.write_text(workload.read_text().replace('default=100_000, help="events',
+                                                         'default=125_000, help="events'))  # fmt: skip
         caught = sum(
             nox(project, "-R", "-s", "memgate", check=False).returncode != 0
             for _ in range(args.regressed_runs)

@@ -47,13 +47,15 @@ def test_baseline_file_reads_back_and_shows_sizes(tmp_path: Path) -> None:
     assert "# 3.00 MiB" in text
 
 
-GROWTH = 1.25  # a realistic regression: reports 25% larger
+GROWTH = 1.25  # a realistic regression: 25% more work for the same traffic
 
 
 def grow_workload(project: Path) -> None:
     workload = project / "src" / "my_service" / "workload.py"
     text = workload.read_text()
-    grown = re.sub(r"default=300, help=\"rows", f'default={int(300 * GROWTH)}, help="rows', text)
+    grown = text.replace(
+        'default=100_000, help="events', f'default={int(100_000 * GROWTH)}, help="events'
+    )
     assert grown != text
     workload.write_text(grown)
 

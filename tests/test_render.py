@@ -27,6 +27,7 @@ def test_files_of_a_service_project_are_rendered(default_project: Path) -> None:
         "pyproject.toml", "noxfile.py", "Makefile", ".pre-commit-config.yaml", ".gitignore",
         "README.md", "LICENSE", ".copier-answers.memwise.yml", "src/my_service/__init__.py",
         "src/my_service/cache.py", "src/my_service/jobs.py", "src/my_service/workload.py",
+        "src/my_service/store.py", "src/my_service/handler.py", "docs/example-service.md",
         "tests/test_memory.py", ".memwise/pyproject.toml", ".memwise/README.md",
         ".memwise/src/memwise/pytest_plugin.py", ".github/workflows/memory.yml",
     ]:  # fmt: skip

@@ -99,7 +99,7 @@ def test_program_and_its_arguments_follow_the_double_dash(project: Path) -> None
     script = "src/my_service/workload.py"
     result = nox(project, "-R", "-s", "flamegraph", "--", script, "--requests", "500")
     hits, misses = re.search(r"hits=(\d+) misses=(\d+)", result.stdout).groups()
-    assert int(hits) + int(misses) == 500
+    assert int(hits) + int(misses) == 375  # 3 events in 4 ask for a report
 
 
 @pytest.mark.parametrize("session", ["profile", "flamegraph"])
@@ -371,3 +371,41 @@ def test_a_project_on_python_3_15_only_works_and_profile_says_why_not(tmp_path: 
     assert result.returncode != 0
     assert "scalene 2.4 has wheels only for CPython 3.9-3.14" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_injected_bugs_fail_their_memory_tests_with_a_clear_message(tmp_path: Path) -> None:
+    # The example's tests catch the bugs they are there for: a handler that keeps every
+    # report it rendered (a leak), and a query that loads the whole table (unbounded).
+    project = render(tmp_path / "bugs")
+    handler = project / "src" / "my_service" / "handler.py"
+    text = handler.read_text()
+    text = text.replace(
+        "class EventHandler:", "_history: list[bytes] = []\n\n\nclass EventHandler:"
+    )
+    leaky = text.replace(
+        "            self.cache.put(event.customer, report)\n",
+        "            self.cache.put(event.customer, report)\n        _history.append(report)\n",
+    )
+    assert leaky != text
+    handler.write_text(leaky)
+    store = project / "src" / "my_service" / "store.py"
+    bounded = store.read_text()
+    unbounded = bounded.replace(
+        "        while batch := cursor.fetchmany(batch_size):\n            yield from batch",
+        "        yield from cursor.fetchall()",
+    )
+    assert unbounded != bounded
+    store.write_text(unbounded)
+    result = nox(project, "-s", "memtest", "--", "tests/test_memory.py", check=False)
+    assert result.returncode != 0
+    out = result.stdout
+    leak = "test_the_bot_and_its_background_tasks_free_what_they_handle"
+    assert f"MEMORY PROBLEMS tests/test_memory.py::{leak}" in out
+    assert f"tests/test_memory.py::{leak}" in result.stderr  # memtest's list of failures
+    assert "Test was allowed to leak 1.0MiB per location" in out
+    assert "handler.py" in out  # the allocation that leaked
+    query = "test_streaming_every_order_stays_flat_as_the_table_grows[200k-orders]"
+    assert f"MEMORY PROBLEMS tests/test_memory.py::{query}" in out
+    assert re.search(r"Test was limited to 4\.0MiB but allocated [\d.]+MiB", out)
+    assert "store.py" in out  # where the rows were loaded
+    assert "[20k-orders] - Test was limited" not in out  # a small table still fits

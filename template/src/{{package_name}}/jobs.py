@@ -1,65 +1,60 @@
-"""A job queue with a fixed pool of worker threads and a bounded backlog.
+"""Background tasks on asyncio: a fixed number of workers fed by a bounded queue.
 
 Background tasks are where services lose memory quietly: a producer faster than its
-consumers grows an unbounded queue. Here the backlog has a maximum size, so a fast producer
-blocks (back-pressure) instead of piling up work in memory.
+consumers grows an unbounded queue, and tasks created with ``asyncio.create_task`` and never
+awaited keep their results (and exceptions) alive. Here the backlog has a maximum size, so a
+fast producer waits (back-pressure), and ``close`` drains the queue and stops every worker.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+import asyncio
+import inspect
 from collections.abc import Callable
 from typing import Any
 
-Job = Callable[[], Any]
-_STOP = object()
+Job = Callable[[], Any]  # a function, or a coroutine function
 
 
-class JobQueue:
-    """Run submitted callables on ``workers`` threads; keep their results until collected."""
+class BackgroundTasks:
+    """Run jobs on ``workers`` asyncio tasks; keep their results until collected."""
 
-    def __init__(self, workers: int = 2, max_backlog: int = 100) -> None:
+    def __init__(self, workers: int, max_backlog: int) -> None:
         if workers < 1 or max_backlog < 1:
-            msg = f"workers and max_backlog must be positive, got {workers} and {max_backlog}"
+            msg = f"workers and max_backlog must be positive, got {workers}, {max_backlog}"
             raise ValueError(msg)
-        self._backlog: queue.Queue[object] = queue.Queue(maxsize=max_backlog)
-        self._results: queue.Queue[Any] = queue.Queue()
+        self._queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=max_backlog)
+        self._results: list[Any] = []
+        self._workers = [asyncio.create_task(self._work()) for _ in range(workers)]
         self._closed = False
-        self._threads = [
-            threading.Thread(target=self._work, name=f"job-worker-{index}", daemon=True)
-            for index in range(workers)
-        ]
-        for thread in self._threads:
-            thread.start()
 
-    def submit(self, job: Job) -> None:
-        """Queue ``job``; blocks while the backlog is full."""
-        self._backlog.put(job)
+    async def submit(self, job: Job) -> None:
+        """Queue a job; waits while the backlog is full."""
+        if self._closed:
+            raise RuntimeError("the background tasks are closed")
+        await self._queue.put(job)
 
     def results(self) -> list[Any]:
-        """Return and forget the results finished so far."""
-        finished = []
-        while True:
-            try:
-                finished.append(self._results.get_nowait())
-            except queue.Empty:
-                return finished
+        """The results finished since the last call (and forget them)."""
+        done, self._results = self._results, []
+        return done
 
-    def close(self) -> list[Any]:
-        """Finish every queued job, stop the workers and return the remaining results."""
-        if self._closed:
-            return self.results()
+    async def close(self) -> list[Any]:
+        """Finish every queued job, stop the workers, return the remaining results."""
         self._closed = True
-        for _ in self._threads:
-            self._backlog.put(_STOP)
-        for thread in self._threads:
-            thread.join()
+        await self._queue.join()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
         return self.results()
 
-    def _work(self) -> None:
+    async def _work(self) -> None:
         while True:
-            job = self._backlog.get()
-            if job is _STOP:
-                return
-            self._results.put(job())  # type: ignore[operator]
+            job = await self._queue.get()
+            try:
+                result = job()
+                if inspect.isawaitable(result):
+                    result = await result
+                self._results.append(result)
+            finally:
+                self._queue.task_done()

@@ -33,7 +33,7 @@ LIMIT_MARKERS = ("limit_memory", "limit_leaks", "limit_leaked_objects")
 MARKER_HELP = {
     "limit_memory": "limit_memory(size, current_thread_only=False): fail when the test's peak memory exceeds size",
     "limit_leaks": "limit_leaks(size, filter_fn=None, current_thread_only=False): fail when the test leaks more than size per location",
-    "limit_leaked_objects": "limit_leaked_objects(count): fail when more objects survive the test (Python 3.13.3+)",
+    "limit_leaked_objects": "limit_leaked_objects(filter_fn=None): fail when an object created by the test survives it (Python 3.13.3+)",
 }  # fmt: skip
 TOP_ALLOCATIONS = 5
 
