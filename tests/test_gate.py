@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
-from memwise import gate
+from memwise import baseline, gate, gate_reports
 from memwise.manifest import Manifest, TestRecord
 
 from tests.helpers import nox, render
@@ -15,10 +17,77 @@ from tests.helpers import nox, render
 MIB = 1024 * 1024
 
 
-def test_tolerance_is_relative_plus_absolute() -> None:
-    tolerance = gate.Tolerance.from_settings(relative=0.1, absolute_mib=1)
-    assert tolerance.limit(10 * MIB) == 12 * MIB
-    assert str(tolerance) == "10% + 1.00 MiB"
+def test_tolerance_is_the_noise_band_or_the_floor() -> None:
+    tolerance = gate.Tolerance.from_settings(relative=0.005, absolute_mib=1, noise_factor=3)
+    # A deterministic total: the 0.5% floor, so a 1% growth is caught.
+    total = 600 * MIB
+    assert tolerance.limit("workload total allocated", total, 0) == total + int(total * 0.005)
+    assert int(total * 1.01) > tolerance.limit("workload total allocated", total, 0)
+    # A noisy figure: 3 times its spread.
+    assert tolerance.limit("workload total allocated", total, 10 * MIB) == total + 30 * MIB
+    # A peak also gets one pymalloc arena (1 MiB) of floor.
+    assert tolerance.limit("t::x peak", 10 * MIB, 0) == 10 * MIB + int(10 * MIB * 0.005) + MIB
+
+
+def test_median_and_spread_of_runs() -> None:
+    runs = [{"a": 10, "b": 5}, {"a": 14, "b": 5}, {"a": 11, "b": 5}]
+    assert gate.median_and_spread(runs) == ({"a": 11, "b": 5}, {"a": 4, "b": 0})
+
+
+def test_call_sites_are_named_portably_and_diffed() -> None:
+    root = Path("/work/service")
+    stats = {"top_allocations_by_size": [
+        {"location": "render:/work/service/src/svc/report.py:10", "size": 5 * MIB},
+        {"location": "render:/work/service/src/svc/report.py:31", "size": MIB},
+        {"location": "dumps:/usr/lib/python3.15/json/__init__.py:231", "size": 2 * MIB},
+        {"location": "get:/venv/lib/python3.15/site-packages/lib/x.py:3", "size": MIB},
+    ]}  # fmt: skip
+    sites = gate.call_sites(stats, root)
+    assert sites == {
+        "render (src/svc/report.py)": 6 * MIB,
+        "dumps (json/__init__.py)": 2 * MIB,
+        "get (lib/x.py)": MIB,
+    }
+    after = {**sites, "render (src/svc/report.py)": 7 * MIB, "new_one (src/svc/a.py)": MIB // 2}
+    grown = gate.grown_sites(sites, after)
+    assert [change.site for change in grown] == [
+        "render (src/svc/report.py)",
+        "new_one (src/svc/a.py)",
+    ]
+    assert grown[0].describe() == "render (src/svc/report.py): 6.00 MiB -> 7.00 MiB (+1.00 MiB)"
+
+
+def test_baselines_of_two_environments_coexist(tmp_path: Path) -> None:
+    path = tmp_path / "memory-baseline.toml"
+    linux = baseline.Record({'peak of "odd" name \\ 😀 [x]': 3 * MIB}, {"x": 1}, {"f (a.py)": 2}, 3)
+    baseline.write(path, "3.15-linux-x86_64", linux)
+    mac = baseline.Record({"workload peak": 12345})
+    baseline.write(path, "3.14t-darwin-arm64", mac)
+    baseline.write(path, "3.15-linux-x86_64", linux)  # rewriting one keeps the other
+    assert baseline.read(path) == {"3.15-linux-x86_64": linux, "3.14t-darwin-arm64": mac}
+    assert "# 3.00 MiB" in path.read_text()
+    assert baseline.environment("3.15").startswith("3.15-")
+
+
+def test_exports_and_history_are_self_contained() -> None:
+    figures = {"workload peak": 2 * MIB, "t::x peak": MIB}
+    assert json.loads(gate_reports.bencher_metric_format(figures))["workload peak"] == {
+        "bytes": {"value": 2 * MIB}
+    }
+    assert {"name": "t::x peak", "unit": "bytes", "value": MIB} in json.loads(
+        gate_reports.benchmark_action_json(figures)
+    )
+    history = [
+        ("abc1234", "2026-11-01", {"workload peak": MIB}),
+        ("def5678", "2026-11-02", figures),
+    ]
+    page = gate_reports.history_html("3.15-linux-x86_64", history)
+    assert page.count("<svg") == 2
+    assert "workload peak" in page
+    assert "def5678 2026-11-02: 2.00 MiB" in page
+    assert not re.search(r"(src|href)=[\"']?https?:", page)
+    old_format = {"python": "3.13", "platform": "linux", "figures": {"workload peak": 1}}
+    assert gate_reports.figures_from_any(old_format, "3.13-linux-x86_64") == {"workload peak": 1}
 
 
 def test_test_figures_are_named_by_node_id_from_the_manifest() -> None:
@@ -32,65 +101,105 @@ def test_test_figures_are_named_by_node_id_from_the_manifest() -> None:
 
 
 def test_compare_flags_only_figures_above_their_limit() -> None:
-    tolerance = gate.Tolerance(relative=0.05, absolute_bytes=0)
-    baseline = {"steady": 100 * MIB, "grown": 100 * MIB, "gone": MIB}
+    tolerance = gate.Tolerance(relative=0.05, absolute_bytes=0, noise_factor=3)
+    recorded = {"steady": 100 * MIB, "grown": 100 * MIB, "gone": MIB}
     now = {"steady": 105 * MIB, "grown": 106 * MIB, "new": MIB}
-    status = {c.name: c.status for c in gate.compare(baseline, now, tolerance)}
+    status = {c.name: c.status for c in gate.compare(recorded, {}, now, tolerance)}
     assert status == {"steady": "ok", "grown": "REGRESSION", "gone": "not measured", "new": "new"}
 
 
-def test_baseline_file_reads_back_and_shows_sizes(tmp_path: Path) -> None:
-    figures = {'peak of "odd" name \\ 😀 [x]': 3 * MIB, "workload peak": 12345}
-    text = gate.baseline_text(figures, "3.13", "linux")
-    data = tomllib.loads(text)
-    assert data == {"python": "3.13", "platform": "linux", "figures": figures}
-    assert "# 3.00 MiB" in text
+ONE_PERCENT = """
+
+def distinctive_growth_of_one_percent() -> int:
+    # 1% more bytes allocated by the workload (about 566 MiB in all), allocated and freed.
+    total = 0
+    for _ in range(91):
+        total += len(bytes(64 * 1024))
+    return total
+"""
 
 
-GROWTH = 1.25  # a realistic regression: 25% more work for the same traffic
-
-
-def grow_workload(project: Path) -> None:
+def grow_workload_by_one_percent(project: Path) -> None:
     workload = project / "src" / "my_service" / "workload.py"
     text = workload.read_text()
-    grown = text.replace(
-        'default=100_000, help="events', f'default={int(100_000 * GROWTH)}, help="events'
+    grown = text.replace("\n\ndef main(", ONE_PERCENT + "\n\ndef main(").replace(
+        "    args = parser.parse_args(argv)\n",
+        "    args = parser.parse_args(argv)\n    distinctive_growth_of_one_percent()\n",
     )
-    assert grown != text
+    assert grown.count("distinctive_growth_of_one_percent") == 2
     workload.write_text(grown)
 
 
+def git(project: Path, *args: str) -> None:
+    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
+    subprocess.run(command, cwd=project, check=True, capture_output=True)
+
+
 @pytest.mark.slow
-def test_gate_passes_unchanged_code_fails_growth_and_accepts_a_new_baseline(tmp_path) -> None:
+def test_gate_catches_one_percent_and_says_where_memory_grew(tmp_path) -> None:
     project = render(tmp_path / "gated")
+    git(project, "init", "-q")
     first = nox(project, "-s", "memgate")
-    assert "No memory-baseline.toml yet" in first.stderr
+    assert "has no figures for this environment" in first.stderr
     nox(project, "-R", "-s", "baseline")
     recorded = tomllib.loads((project / "memory-baseline.toml").read_text())
-    assert {"workload peak", "workload total allocated"} <= set(recorded["figures"])
-    assert any(name.startswith("tests/test_memory.py::") for name in recorded["figures"])
+    ((env, table),) = recorded["environments"].items()
+    assert env.startswith("3.15-")  # the memory Python
+    assert table["runs"] == 3
+    assert {"workload peak", "workload total allocated"} <= set(table["figures"])
+    assert set(table["noise"]) == set(table["figures"])
+    assert any(name.startswith("tests/test_memory.py::") for name in table["figures"])
+    assert any("(src/my_service/" in site for site in table["sites"])
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "baseline")
 
-    for _ in range(5):  # unchanged code never fails
+    for _ in range(2):  # unchanged code passes (the noise study is in the benchmark)
         result = nox(project, "-R", "-s", "memgate")
         assert "memory gate passed" in result.stderr
-    summary = (project / "reports" / "memgate" / "summary.md").read_text()
-    assert "## Memory gate passed" in summary
-    assert "Top allocating locations" in summary
+    reports = project / "reports" / "memgate"
+    assert "## Memory gate passed" in (reports / "summary.md").read_text()
+    assert json.loads((reports / "bencher.json").read_text())["workload peak"]["bytes"]["value"] > 0
 
-    grow_workload(project)
-    for _ in range(3):  # a real regression always fails
-        result = nox(project, "-R", "-s", "memgate", check=False)
-        assert result.returncode != 0
-        message = result.stderr
-        assert re.search(r"workload total allocated: [\d.]+ MiB -> [\d.]+ MiB \(\+", message)
-        assert "allowed up to" in message
-        assert "tolerance (5% + 1.00 MiB" in message
-        assert str(project / "reports" / "memgate" / "workload.html") in message
-    assert (project / "reports" / "memgate" / "workload.html").is_file()
-    assert "REGRESSION" in (project / "reports" / "memgate" / "summary.md").read_text()
+    grow_workload_by_one_percent(project)
+    result = nox(project, "-R", "-s", "memgate", check=False)
+    assert result.returncode != 0
+    message = result.stderr
+    assert re.search(r"workload total allocated: [\d.]+ MiB -> [\d.]+ MiB \(\+1\.\d\d%\)", message)
+    assert (
+        "distinctive_growth_of_one_percent (src/my_service/workload.py): 0.00 MiB -> 5.69 MiB"
+        in message
+    )
+    for report in ("summary.md", "report.html"):
+        assert "distinctive_growth_of_one_percent" in (reports / report).read_text(), report
+    assert "REGRESSION" in (reports / "summary.md").read_text()
+    assert str(reports / "workload.html") in message
+    assert (reports / "workload.html").is_file()
 
+    # Accepting the growth: a new baseline, committed; memhistory plots both versions.
     nox(project, "-R", "-s", "baseline")
     assert "memory gate passed" in nox(project, "-R", "-s", "memgate").stderr
+    git(project, "commit", "-q", "-am", "accept 1% more")
+    history = nox(project, "-s", "memhistory")
+    page = (project / "reports" / "memhistory" / "history.html").read_text()
+    assert "2 version(s) of the baseline file" in page
+    assert page.count("<svg") == len(table["figures"])
+    assert "workload total allocated" in page
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?://", page)
+    assert str(project / "reports" / "memhistory" / "history.html") in history.stderr
+
+
+@pytest.mark.slow
+def test_a_baseline_of_another_environment_is_kept_and_not_compared(tmp_path) -> None:
+    project = render(tmp_path / "envs")
+    other = baseline.Record({"workload peak": 1}, {"workload peak": 0}, {}, 3)
+    baseline.write(project / "memory-baseline.toml", "3.14t-darwin-arm64", other)
+    result = nox(project, "-s", "memgate")
+    assert "has no figures for this environment (3.15-" in result.stderr
+    assert "it has: 3.14t-darwin-arm64" in result.stderr
+    nox(project, "-R", "-s", "baseline")
+    records = baseline.read(project / "memory-baseline.toml")
+    assert records["3.14t-darwin-arm64"] == other
+    assert len(records) == 2
 
 
 OVER_ITS_LIMIT = """\

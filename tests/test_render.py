@@ -14,7 +14,8 @@ import yaml
 from tests.helpers import nox_sessions, run, session_names
 
 EXPECTED_SESSIONS = {
-    "lint", "tests", "memtest", "profile", "flamegraph", "memgate", "baseline", "live", "profile_view"
+    "lint", "tests", "memtest", "profile", "flamegraph", "memgate", "baseline", "memhistory", "live",
+    "profile_view",
 }  # fmt: skip
 
 

@@ -1,44 +1,56 @@
-"""The memory regression gate: figures, baseline file, tolerance, verdict.
+"""The memory regression gate's arithmetic: figures, tolerance from measured noise, verdicts,
+and which call sites grew.
 
-`nox -s memgate` measures the figures and compares them with the baseline file;
-`nox -s baseline` writes it. Figures are the workload's peak and total allocated (when the
-project names a workload) and each memory test's peak, keyed by pytest node id from the run's
-manifest. This module is plain data handling, tested without running anything.
+`nox -s baseline` measures each figure a few times and records its median and spread;
+`nox -s memgate` measures once and allows each figure its own noise band (a multiple of its
+spread) or a small floor, whichever is larger. Figures are the workload's peak and total
+allocated (when the project names a workload) and each memory test's peak, named by pytest
+node id. Plain data handling, unit-tested without running anything.
 """
 
 from __future__ import annotations
 
-import json
+import re
+import statistics
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from memwise.manifest import Manifest
 from memwise.sizes import MIB, mib
 
-BASELINE_HEADER = """\
-# Memory figures checked by `nox -s memgate`, written by `nox -s baseline`. Commit this file:
-# a change of these numbers in a review is a change of the service's memory.
-# Sizes in bytes (MiB in the comments). Tolerance: [tool.memwise.gate] in pyproject.toml.
-# Figures belong to one interpreter and platform: the gate checks them only there.
-"""
-
 
 @dataclass(frozen=True)
 class Tolerance:
-    """How far above its baseline a figure may go: baseline x (1 + relative) + absolute."""
+    """How far above its baseline a figure may go before the gate fails.
+
+    ``noise_factor`` times the figure's spread over the baseline's runs, or the floor if that
+    is larger: ``relative`` of the baseline, plus ``absolute_bytes`` for peaks only, because a
+    peak moves in steps of one pymalloc arena (1 MiB) on unchanged code while a total of bytes
+    allocated does not.
+    """
 
     relative: float
     absolute_bytes: int
+    noise_factor: float
 
     @classmethod
-    def from_settings(cls, relative: float, absolute_mib: float) -> Tolerance:
-        return cls(relative, int(absolute_mib * MIB))
+    def from_settings(cls, relative: float, absolute_mib: float, noise_factor: float) -> Tolerance:
+        return cls(relative, int(absolute_mib * MIB), noise_factor)
 
-    def limit(self, baseline: int) -> int:
-        return int(baseline * (1 + self.relative)) + self.absolute_bytes
+    def limit(self, name: str, baseline: int, spread: int) -> int:
+        floor = baseline * self.relative + (self.absolute_bytes if is_peak(name) else 0)
+        return baseline + int(max(self.noise_factor * spread, floor))
 
     def __str__(self) -> str:
-        return f"{self.relative:.0%} + {mib(self.absolute_bytes)}"
+        return (
+            f"{self.noise_factor:g} x measured spread, at least {self.relative:.1%} "
+            f"(+ {mib(self.absolute_bytes)} for peaks)"
+        )
+
+
+def is_peak(name: str) -> bool:
+    return name.endswith(" peak")
 
 
 @dataclass(frozen=True)
@@ -63,71 +75,33 @@ class Comparison:
             return f"{self.name}: {self.status}"
         change = (self.now - self.baseline) / self.baseline if self.baseline else 0.0
         return (
-            f"{self.name}: {mib(self.baseline)} -> {mib(self.now)} ({change:+.1%}), "
+            f"{self.name}: {mib(self.baseline)} -> {mib(self.now)} ({change:+.2%}), "
             f"allowed up to {mib(self.limit or 0)}"
         )
 
 
 def compare(
-    baseline: dict[str, int], now: dict[str, int], tolerance: Tolerance
+    baseline: dict[str, int], noise: dict[str, int], now: dict[str, int], tolerance: Tolerance
 ) -> list[Comparison]:
     """Every figure of the baseline and of this run, each with its verdict."""
-    names = sorted(set(baseline) | set(now))
     return [
         Comparison(
             name,
             baseline.get(name),
             now.get(name),
-            tolerance.limit(baseline[name]) if name in baseline else None,
+            tolerance.limit(name, baseline[name], noise.get(name, 0)) if name in baseline else None,
         )
-        for name in names
+        for name in sorted(set(baseline) | set(now))
     ]
 
 
-def baseline_text(figures: dict[str, int], python: str, platform: str) -> str:
-    """The baseline file: a header, where it was recorded, and one figure per line.
-
-    Names are written as JSON strings, whose escapes are also TOML's (ensure_ascii=False: JSON's
-    surrogate-pair escapes of emoji are not valid TOML).
-    """
-    lines = [BASELINE_HEADER, f'python = "{python}"', f'platform = "{platform}"', "", "[figures]"]
-    lines += [
-        f"{json.dumps(name, ensure_ascii=False)} = {size}  # {mib(size)}"
-        for name, size in sorted(figures.items())
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def summary_markdown(
-    comparisons: list[Comparison], tolerance: Tolerance, stats: dict[str, Any]
-) -> str:
-    """A short report for a CI job summary: the gate's table and the workload's top allocators."""
-    regressions = [c for c in comparisons if c.status == "REGRESSION"]
-    verdict = f"failed: {len(regressions)} regression(s)" if regressions else "passed"
-    rows = [
-        f"| {c.name} | {mib(c.baseline) if c.baseline is not None else '-'} "
-        f"| {mib(c.now) if c.now is not None else '-'} "
-        f"| {mib(c.limit) if c.limit is not None else '-'} | {c.status} |"
-        for c in comparisons
-    ]
-    top = [
-        f"- `{entry['location']}`: {mib(entry['size'])}"
-        for entry in stats.get("top_allocations_by_size", [])[:5]
-    ]
-    peak = stats.get("metadata", {}).get("peak_memory")
-    workload = f" Workload peak memory: {mib(peak)}." if peak is not None else ""
-    return "\n".join(
-        [
-            f"## Memory gate {verdict}",
-            "",
-            f"Tolerance: {tolerance}.{workload}",
-            "",
-            "| figure | baseline | now | allowed | status |",
-            "| --- | --- | --- | --- | --- |",
-            *rows,
-            "",
-            *(["Top allocating locations of the workload:", "", *top, ""] if top else []),
-        ]
+def median_and_spread(runs: list[dict[str, int]]) -> tuple[dict[str, int], dict[str, int]]:
+    """Each figure's median over the runs, and its spread (largest minus smallest)."""
+    names = sorted(set().union(*runs)) if runs else []
+    values = {name: [run[name] for run in runs if name in run] for name in names}
+    return (
+        {name: int(statistics.median(found)) for name, found in values.items()},
+        {name: max(found) - min(found) for name, found in values.items()},
     )
 
 
@@ -146,3 +120,53 @@ def workload_figures(stats: dict[str, Any]) -> dict[str, int]:
         "workload peak": int(stats["metadata"]["peak_memory"]),
         "workload total allocated": int(stats["total_bytes_allocated"]),
     }
+
+
+_LOCATION = re.compile(r"(?P<function>.*?):(?P<file>.*):(?P<line>\d+)$")
+# Where the interpreter and installed packages live differs between machines of one
+# environment (a developer's, CI's): their files are named from their library folder on.
+_INSTALLED = re.compile(r"^.*/(?:lib/python3\.\d+t?/(?:site-packages/)?)")
+
+
+def call_sites(stats: dict[str, Any], root: Path) -> dict[str, int]:
+    """Bytes allocated per call site of the workload, from `memray stats --json -n N`.
+
+    A site is "function (file)", the file relative to the project: line numbers move with
+    every edit above them, so they would turn one grown site into a vanished and a new one.
+    """
+    sites: dict[str, int] = {}
+    for entry in stats.get("top_allocations_by_size", []):
+        match = _LOCATION.match(str(entry["location"]))
+        if not match:
+            continue
+        file = _INSTALLED.sub("", match["file"].removeprefix(f"{root}/"))
+        key = f"{match['function']} ({file})"
+        sites[key] = sites.get(key, 0) + int(entry["size"])
+    return sites
+
+
+@dataclass(frozen=True)
+class SiteChange:
+    """A call site's allocated bytes in the baseline and now."""
+
+    site: str
+    before: int
+    after: int
+
+    @property
+    def growth(self) -> int:
+        return self.after - self.before
+
+    def describe(self) -> str:
+        return (
+            f"{self.site}: {mib(self.before)} -> {mib(self.after)} ({self.growth / MIB:+.2f} MiB)"
+        )
+
+
+def grown_sites(before: dict[str, int], after: dict[str, int], count: int = 5) -> list[SiteChange]:
+    """The call sites whose allocations grew most between the baseline and now."""
+    changes = [
+        SiteChange(site, before.get(site, 0), after.get(site, 0))
+        for site in set(before) | set(after)
+    ]
+    return sorted((c for c in changes if c.growth > 0), key=lambda c: -c.growth)[:count]

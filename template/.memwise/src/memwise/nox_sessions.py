@@ -85,6 +85,12 @@ def memgate(session: nox.Session) -> None:
 
 @nox.session(python=MEMORY, default=False)
 def baseline(session: nox.Session) -> None:
-    """Record the figures memgate checks into the baseline file; commit that file."""
+    """Measure the gate's figures a few times; record medians and noise; commit the file."""
     sessions.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
-    sessions.baseline(session, SETTINGS, MEMORY_PYTHON)
+    sessions.baseline_session(session, SETTINGS, MEMORY_PYTHON)
+
+
+@nox.session(python=False, default=False)
+def memhistory(session: nox.Session) -> None:
+    """Plot each gate figure over the baseline file's git history (offline HTML, exports)."""
+    sessions.memhistory(session, SETTINGS, MEMORY_PYTHON)

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nox
 
-from memwise import gate
+from memwise import baseline, gate, gate_reports
 from memwise.manifest import MANIFEST_NAME, Manifest
 from memwise.options import (
     HelpShown,
@@ -27,6 +31,13 @@ from memwise.options import (
 )
 from memwise.reports import flamegraphs, fresh_folder, listing, scalene_top_lines
 from memwise.settings import Settings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SITES = 30  # call sites of the workload kept per baseline (memray stats -n)
 
 PYTEST_EXIT_MESSAGES = {
     2: "pytest was interrupted (exit code 2) before the run completed; see its output above",
@@ -137,10 +148,17 @@ def read_manifest(session: nox.Session, reports: Path, code: int) -> Manifest:
     return Manifest.read(path)
 
 
-def keep_failing_captures(manifest: Manifest, reports: Path) -> list[Path]:
-    """Delete the captures of tests that passed; return those of the tests that failed."""
+def keep_failing_captures(
+    manifest: Manifest, reports: Path, also: Collection[str] = ()
+) -> list[Path]:
+    """Delete the captures of tests that passed; return those of the tests that failed (and
+    of the tests named in ``also``, e.g. whose peak regressed)."""
     captures = reports / "captures"
-    failing = {Path(test.capture).resolve() for test in manifest.failed if test.capture}
+    failing = {
+        Path(test.capture).resolve()
+        for test in manifest.tests
+        if test.capture and (test.outcome == "failed" or test.nodeid in also)
+    }
     kept = []
     for capture in sorted(captures.glob("*.bin")) if captures.is_dir() else []:
         if capture.resolve() in failing:
@@ -323,10 +341,19 @@ def require_terminal(session: nox.Session) -> None:
         )
 
 
-def measure(
-    session: nox.Session, settings: Settings, reports: Path
-) -> tuple[dict[str, int], dict[str, Any], Manifest]:
-    """The gate's figures: the workload's peak and total allocated, each memory test's peak."""
+@dataclass
+class Measurement:
+    """One measuring run of the gate's figures."""
+
+    figures: dict[str, int]
+    sites: dict[str, int]
+    stats: dict[str, Any]
+    manifest: Manifest
+
+
+def measure(session: nox.Session, settings: Settings, reports: Path) -> Measurement:
+    """The gate's figures: the workload's peak and total allocated (and its bytes per call
+    site), and each budgeted test's peak."""
     figures: dict[str, int] = {}
     stats: dict[str, Any] = {}
     if settings.workload:
@@ -334,9 +361,8 @@ def measure(
         session.run("memray", "run", "-q", "-f", "-o", str(capture), settings.workload,
                     env=program_env(settings), silent=True)  # fmt: skip
         stats_json = reports / "stats.json"
-        session.run(
-            "memray", "stats", "--json", "-f", "-o", str(stats_json), str(capture), silent=True
-        )
+        session.run("memray", "stats", "--json", "-n", str(SITES), "-f", "-o", str(stats_json),
+                    str(capture), silent=True)  # fmt: skip
         stats = json.loads(stats_json.read_text(encoding="utf-8"))
         figures.update(gate.workload_figures(stats))
     flags = memtest_flags(settings, reports, "gate")
@@ -351,77 +377,168 @@ def measure(
             "nothing to measure: name a workload ([tool.memwise] workload) or give tests a "
             'memory budget (@pytest.mark.limit_memory("64 MB")); see .memwise/README.md'
         )
-    return figures, stats, manifest
+    return Measurement(figures, gate.call_sites(stats, settings.root), stats, manifest)
 
 
-def memgate(session: nox.Session, settings: Settings, python: str) -> None:
-    require_memory_tools(session)
-    install(session, settings)
-    reports = fresh_folder(settings.root / settings.reports / "memgate")
-    figures, stats, manifest = measure(session, settings, reports)
-    baseline_path = settings.root / settings.baseline
-    # This run's figures in the baseline's format: copy it over the baseline to accept them
-    # (handy from a CI artifact when the baseline must come from Linux).
-    measured = reports / baseline_path.name
-    measured.write_text(gate.baseline_text(figures, python, sys.platform), encoding="utf-8")
-    recorded = nox.project.load_toml(baseline_path) if baseline_path.exists() else None
-    if recorded and (recorded.get("python"), recorded.get("platform")) != (python, sys.platform):
-        session.skip(
-            f"{baseline_path.name} was recorded on Python {recorded.get('python')}, "
-            f"{recorded.get('platform')}; this is Python {python}, {sys.platform}: figures differ "
-            "elsewhere, so they are checked there (CI checks them on Linux)."
-        )
-    tolerance = gate.Tolerance.from_settings(settings.gate_relative, settings.gate_absolute_mib)
-    comparisons = gate.compare(recorded["figures"] if recorded else {}, figures, tolerance)
-    summary = reports / "summary.md"
-    summary.write_text(gate.summary_markdown(comparisons, tolerance, stats), encoding="utf-8")
-    for comparison in comparisons:
-        session.log(comparison.describe())
-    kept = keep_failing_captures(manifest, reports)
-    over_limit = [
-        path for capture in kept for path in flamegraphs(session, capture, reports / capture.stem)
-    ]
-    problems = []
-    if manifest.failed:
-        problems.append(
-            f"{len(manifest.failed)} test(s) failed their memory limit:\n"
-            f"{listing([Path(test.nodeid) for test in manifest.failed])}\n"
-            f"their flamegraphs:\n{listing(over_limit)}"
-        )
-    regressions = [c for c in comparisons if c.status == "REGRESSION"]
-    if regressions and recorded is not None:
-        workload = reports / "workload.bin"
-        pictures = flamegraphs(session, workload, reports / "workload") if workload.exists() else []
-        problems.append(
-            f"memory regression: {len(regressions)} figure(s) above {baseline_path.name} + "
-            f"tolerance ({tolerance}, set in [tool.memwise.gate] of pyproject.toml):\n"
-            + listing([Path(c.describe()) for c in regressions])
-            + (f"\nOpen {pictures[0]} for the workload." if pictures else "")
-            + f"\nIf the growth is intended, record it with `nox -s baseline` and commit "
-            f"{baseline_path.name}."
-        )
-    if problems:
-        session.error("\n".join([*problems, f"summary: {summary}"]))
-    if recorded is None:
-        session.warn(
-            f"No {baseline_path.name} yet, so nothing to compare: record one with "
-            f"`nox -s baseline` (or copy {measured}) and commit it."
-        )
-        return
-    session.log(
-        f"memory gate passed on Python {python} (tolerance {tolerance}); summary: {summary}"
+def tolerance_of(settings: Settings) -> gate.Tolerance:
+    return gate.Tolerance.from_settings(
+        settings.gate_relative, settings.gate_absolute_mib, settings.gate_noise_factor
     )
 
 
-def baseline(session: nox.Session, settings: Settings, python: str) -> None:
-    require_memory_tools(session)
+def memgate(session: nox.Session, settings: Settings, python: str) -> None:
+    started = time.perf_counter()
     install(session, settings)
-    reports = fresh_folder(settings.root / settings.reports / "baseline")
-    figures, _, manifest = measure(session, settings, reports)
-    if manifest.failed:
-        session.error(
-            "tests failed their memory limits: fix them (`nox -s memtest`) before recording a baseline"
-        )
+    reports = fresh_folder(settings.root / settings.reports / "memgate")
+    run = measure(session, settings, reports)
     path = settings.root / settings.baseline
-    path.write_text(gate.baseline_text(figures, python, sys.platform), encoding="utf-8")
-    session.log(f"wrote {path} (Python {python}, {sys.platform}): review and commit it")
+    env = baseline.environment(python)
+    write_measured(reports, path.name, env, run)
+    records = baseline.read(path)
+    record = records.get(env)
+    if record is None:
+        kept = keep_failing_captures(run.manifest, reports)
+        if run.manifest.failed:
+            session.error(failed_tests_message(session, run.manifest, kept, reports))
+        found = ", ".join(sorted(records)) or "none"
+        session.warn(
+            f"{path.name} has no figures for this environment ({env}; it has: {found}), so "
+            f"nothing to compare. Record them with `nox -s baseline` here (or copy "
+            f"{reports / path.name} from a CI run of this environment) and commit the file."
+        )
+        return
+    tolerance = tolerance_of(settings)
+    comparisons = gate.compare(record.figures, record.noise, run.figures, tolerance)
+    sites = gate.grown_sites(record.sites, run.sites)
+    summary = reports / "summary.md"
+    summary.write_text(gate_reports.summary_markdown(comparisons, tolerance, sites, env), "utf-8")
+    page = reports / "report.html"
+    page.write_text(gate_reports.report_html(f"Memory gate: {env}", comparisons, sites), "utf-8")
+    for comparison in comparisons:
+        session.log(comparison.describe())
+    regressions = [c for c in comparisons if c.status == "REGRESSION"]
+    regressed_tests = {c.name.removesuffix(" peak") for c in regressions}
+    kept = keep_failing_captures(run.manifest, reports, also=regressed_tests)
+    problems = []
+    if run.manifest.failed:
+        problems.append(failed_tests_message(session, run.manifest, kept, reports))
+    if regressions:
+        problems.append(regression_message(session, regressions, sites, kept, reports, path.name))
+    elapsed = time.perf_counter() - started
+    if problems:
+        session.error("\n".join([*problems, f"summary: {summary}", f"report: {page}"]))
+    session.log(
+        f"memory gate passed on Python {python} in {elapsed:.1f} s ({tolerance}); summary: {summary}"
+    )
+
+
+def write_measured(reports: Path, name: str, env: str, run: Measurement) -> None:
+    """This run's figures as a baseline file (copy it to accept them, e.g. from a CI
+    artifact) and in the formats of Bencher and github-action-benchmark."""
+    record = baseline.Record(run.figures, sites=run.sites)
+    (reports / name).write_text(baseline.text({env: record}), encoding="utf-8")
+    (reports / "bencher.json").write_text(gate_reports.bencher_metric_format(run.figures), "utf-8")
+    action = gate_reports.benchmark_action_json(run.figures)
+    (reports / "benchmark-action.json").write_text(action, encoding="utf-8")
+
+
+def failed_tests_message(
+    session: nox.Session, manifest: Manifest, kept: list[Path], reports: Path
+) -> str:
+    failed = {Path(test.capture).resolve() for test in manifest.failed if test.capture}
+    pictures = [
+        path
+        for capture in kept
+        if capture.resolve() in failed
+        for path in flamegraphs(session, capture, reports / capture.stem)
+    ]
+    return (
+        f"{len(manifest.failed)} test(s) failed their memory limit:\n"
+        f"{listing([Path(test.nodeid) for test in manifest.failed])}\n"
+        f"their flamegraphs:\n{listing(pictures)}"
+    )
+
+
+def regression_message(
+    session: nox.Session,
+    regressions: list[gate.Comparison],
+    sites: list[gate.SiteChange],
+    kept: list[Path],
+    reports: Path,
+    baseline_name: str,
+) -> str:
+    """What grew, where (call sites), and the flamegraphs of the regressed captures."""
+    pictures = []
+    workload = reports / "workload.bin"
+    if workload.exists() and any(c.name.startswith("workload ") for c in regressions):
+        pictures += flamegraphs(session, workload, reports / "workload")
+    pictures += [
+        path for capture in kept for path in flamegraphs(session, capture, reports / capture.stem)
+    ]
+    where = (
+        "\nWhere the workload's allocations grew most (call site: baseline -> now):\n"
+        + listing([Path(site.describe()) for site in sites])
+        if sites
+        else ""
+    )
+    return (
+        f"memory regression: {len(regressions)} figure(s) above {baseline_name} + tolerance "
+        "(set in [tool.memwise.gate] of pyproject.toml):\n"
+        + listing([Path(c.describe()) for c in regressions])
+        + where
+        + (f"\nFlamegraphs:\n{listing(pictures)}" if pictures else "")
+        + f"\nIf the growth is intended, record it with `nox -s baseline` and commit {baseline_name}."
+    )
+
+
+def baseline_session(session: nox.Session, settings: Settings, python: str) -> None:
+    install(session, settings)
+    runs: list[Measurement] = []
+    for number in range(settings.gate_runs):
+        session.log(f"measuring, run {number + 1} of {settings.gate_runs}")
+        run = measure(
+            session, settings, fresh_folder(settings.root / settings.reports / "baseline")
+        )
+        if run.manifest.failed:
+            session.error(
+                "tests failed their memory limits: fix them (`nox -s memtest`) before recording "
+                "a baseline"
+            )
+        runs.append(run)
+    figures, noise = gate.median_and_spread([run.figures for run in runs])
+    sites, _ = gate.median_and_spread([run.sites for run in runs])
+    path = settings.root / settings.baseline
+    env = baseline.environment(python)
+    baseline.write(path, env, baseline.Record(figures, noise, sites, runs=len(runs)))
+    session.log(f"wrote the figures of {env} to {path} ({len(runs)} runs): review and commit it")
+
+
+def memhistory(session: nox.Session, settings: Settings, python: str) -> None:
+    path = settings.root / settings.baseline
+    env = baseline.environment(python)
+    log = subprocess.run(
+        ["git", "log", "--reverse", "--format=%h %ad", "--date=short", "--", path.name],
+        cwd=settings.root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if log.returncode != 0:
+        session.error(f"git could not read the history of {path.name}: {log.stderr.strip()}")
+    history = []
+    for line in log.stdout.splitlines():
+        commit, date = line.split(" ", 1)
+        shown = subprocess.run(["git", "show", f"{commit}:{path.name}"], cwd=settings.root,
+                               capture_output=True, text=True, check=False)  # fmt: skip
+        if shown.returncode == 0:
+            history.append(
+                (commit, date, gate_reports.figures_from_any(tomllib.loads(shown.stdout), env))
+            )
+    if not history:
+        session.error(f"{path.name} has no committed history yet: commit it, then run again")
+    reports = fresh_folder(settings.root / settings.reports / "memhistory")
+    page = reports / "history.html"
+    page.write_text(gate_reports.history_html(env, history), encoding="utf-8")
+    latest = history[-1][2]
+    (reports / "bencher.json").write_text(gate_reports.bencher_metric_format(latest), "utf-8")
+    (reports / "benchmark-action.json").write_text(
+        gate_reports.benchmark_action_json(latest), "utf-8"
+    )
+    session.log(f"history of {len(history)} version(s) of {path.name} ({env}):\n{listing([page])}")

@@ -37,7 +37,7 @@ KNOWN_KEYS = {
     "test-groups", "test-extras", "test-requirements", "env", "pytest-args", "reports",
     "baseline", "gate",
 }  # fmt: skip
-GATE_KEYS = {"relative", "absolute-mib"}
+GATE_KEYS = {"relative", "absolute-mib", "noise-factor", "runs"}
 
 
 class SettingsError(Exception):
@@ -63,8 +63,10 @@ class Settings:
     pytest_args: tuple[str, ...] = ()
     reports: Path = Path("reports")
     baseline: Path = Path("memory-baseline.toml")
-    gate_relative: float = 0.05
+    gate_relative: float = 0.005
     gate_absolute_mib: float = 1.0  # one pymalloc arena: peaks move in such steps
+    gate_noise_factor: float = 3.0
+    gate_runs: int = 3
 
     @property
     def installable(self) -> bool:
@@ -106,7 +108,10 @@ def _settings(root: Path, project: dict[str, Any], table: dict[str, Any]) -> Set
     gate = _table(table, "gate")
     unknown_gate = sorted(set(gate) - GATE_KEYS)
     if unknown_gate:
-        msg = f"[tool.memwise.gate] has unknown key(s) {', '.join(unknown_gate)}: use relative, absolute-mib"
+        msg = (
+            f"[tool.memwise.gate] has unknown key(s) {', '.join(unknown_gate)}: the keys are "
+            f"{', '.join(sorted(GATE_KEYS))}"
+        )
         raise SettingsError(msg)
     settings = Settings(
         root=root,
@@ -124,8 +129,10 @@ def _settings(root: Path, project: dict[str, Any], table: dict[str, Any]) -> Set
         pytest_args=_names(table, "pytest-args", []),
         reports=Path(_optional_string(table, "reports") or "reports"),
         baseline=Path(_optional_string(table, "baseline") or "memory-baseline.toml"),
-        gate_relative=_fraction(gate, "relative", 0.05),
+        gate_relative=_fraction(gate, "relative", 0.005),
         gate_absolute_mib=_fraction(gate, "absolute-mib", 1.0),
+        gate_noise_factor=_fraction(gate, "noise-factor", 3.0),
+        gate_runs=_runs(gate),
     )
     _check_references(settings, groups, extras)
     return settings
@@ -194,6 +201,15 @@ def _fraction(gate: dict[str, Any], key: str, default: float) -> float:
             f"[tool.memwise.gate] {key} must be a number of at least 0, not {value!r}"
         )
     return float(value)
+
+
+def _runs(gate: dict[str, Any]) -> int:
+    value = gate.get("runs", 3)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SettingsError(
+            f"[tool.memwise.gate] runs must be a whole number of at least 1, not {value!r}"
+        )
+    return value
 
 
 def _group(table: dict[str, Any], key: str, groups: dict[str, Any], extra: str) -> str | None:

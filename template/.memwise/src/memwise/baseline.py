@@ -1,0 +1,89 @@
+"""The baseline file: the figures of each environment the project is measured in.
+
+One file holds a table per environment (Python version, free-threaded or not, operating
+system, processor), so CI's Linux figures and a developer's macOS figures live side by side
+and `nox -s baseline` on one machine rewrites only its own table. Each table holds the
+figures' medians, their spread over the baseline's runs (the gate's noise band) and the
+workload's bytes per call site (what the gate diffs to say where memory grew).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from memwise.sizes import mib
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+HEADER = """\
+# Memory figures checked by `nox -s memgate`, written by `nox -s baseline`. Commit this file:
+# a change of these numbers in a review is a change of the service's memory.
+# One table per environment (figures differ between Pythons and platforms); sizes in bytes,
+# MiB in the comments. Tolerance: [tool.memwise.gate] in pyproject.toml.
+"""
+
+
+def environment(python: str) -> str:
+    """This machine's environment name for a Python version, e.g. ``3.15-linux-x86_64``."""
+    return f"{python}-{sys.platform}-{platform.machine().lower()}"
+
+
+@dataclass
+class Record:
+    """What one environment's baseline holds."""
+
+    figures: dict[str, int]
+    noise: dict[str, int] = field(default_factory=dict)
+    sites: dict[str, int] = field(default_factory=dict)
+    runs: int = 1
+
+
+def read(path: Path) -> dict[str, Record]:
+    """Every environment's record; none for a missing file."""
+    if not path.is_file():
+        return {}
+    data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {
+        name: Record(
+            figures=dict(table.get("figures", {})),
+            noise=dict(table.get("noise", {})),
+            sites=dict(table.get("sites", {})),
+            runs=int(table.get("runs", 1)),
+        )
+        for name, table in data.get("environments", {}).items()
+    }
+
+
+def text(records: dict[str, Record]) -> str:
+    """The file's text: a header, then each environment's tables, sorted, one value a line.
+
+    Names are written as JSON strings, whose escapes are also TOML's (ensure_ascii=False:
+    JSON's surrogate-pair escapes of emoji are not valid TOML).
+    """
+    lines = [HEADER.rstrip("\n")]
+    for name, record in sorted(records.items()):
+        env = json.dumps(name)
+        lines += ["", f"[environments.{env}]", f"runs = {record.runs}"]
+        for table, values in (("figures", record.figures), ("noise", record.noise),
+                              ("sites", record.sites)):  # fmt: skip
+            lines += ["", f"[environments.{env}.{table}]"]
+            lines += [
+                f"{json.dumps(key, ensure_ascii=False)} = {size}  # {mib(size)}"
+                for key, size in sorted(values.items())
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, name: str, record: Record) -> None:
+    """Record one environment's figures, keeping every other environment's."""
+    records = read(path)
+    records[name] = record
+    path.write_text(text(records), encoding="utf-8")
