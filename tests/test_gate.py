@@ -189,6 +189,29 @@ def test_gate_catches_one_percent_and_says_where_memory_grew(tmp_path) -> None:
 
 
 @pytest.mark.slow
+def test_memdiff_compares_the_working_tree_with_a_ref(tmp_path) -> None:
+    project = render(tmp_path / "diffed")
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "start")
+    grow_workload_by_one_percent(project)  # uncommitted
+    result = nox(project, "-s", "memdiff", "--", "HEAD")
+    out = result.stderr
+    assert re.search(r"workload total allocated: [\d.]+ MiB -> [\d.]+ MiB \(\+1\.\d\d%\)", out)
+    assert "distinctive_growth_of_one_percent (src/my_service/workload.py): 0.00 MiB ->" in out
+    assert (project / "reports" / "memdiff" / "memdiff.html").is_file()
+    assert (
+        "worktree"
+        not in subprocess.run(
+            ["git", "worktree", "list"], cwd=project, capture_output=True, text=True, check=True
+        ).stdout.split("\n", 1)[-1]
+    )  # the temporary worktree is gone
+    bad = nox(project, "-R", "-s", "memdiff", "--", "no-such-ref", check=False)
+    assert bad.returncode != 0
+    assert "git could not check out 'no-such-ref'" in bad.stderr
+
+
+@pytest.mark.slow
 def test_a_baseline_of_another_environment_is_kept_and_not_compared(tmp_path) -> None:
     project = render(tmp_path / "envs")
     other = baseline.Record({"workload peak": 1}, {"workload peak": 0}, {}, 3)

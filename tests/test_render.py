@@ -14,7 +14,7 @@ import yaml
 from tests.helpers import nox_sessions, run, session_names
 
 EXPECTED_SESSIONS = {
-    "lint", "tests", "memtest", "profile", "flamegraph", "memgate", "baseline", "memhistory", "live",
+    "lint", "tests", "memtest", "profile", "flamegraph", "memgate", "baseline", "memdiff", "memhistory", "live",
     "profile_view",
 }  # fmt: skip
 

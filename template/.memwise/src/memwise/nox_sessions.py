@@ -90,6 +90,13 @@ def baseline(session: nox.Session) -> None:
     sessions.baseline_session(session, SETTINGS, MEMORY_PYTHON)
 
 
+@nox.session(python=MEMORY, default=False)
+def memdiff(session: nox.Session) -> None:
+    """Compare the working tree's memory figures with a git ref's: `nox -s memdiff -- main`."""
+    sessions.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
+    sessions.memdiff(session, SETTINGS, MEMORY_PYTHON)
+
+
 @nox.session(python=False, default=False)
 def memhistory(session: nox.Session) -> None:
     """Plot each gate figure over the baseline file's git history (offline HTML, exports)."""

@@ -30,7 +30,7 @@ from memwise.options import (
     parse_program_options,
 )
 from memwise.reports import flamegraphs, fresh_folder, listing, scalene_top_lines
-from memwise.settings import Settings
+from memwise.settings import Settings, SettingsError, load
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -542,3 +542,51 @@ def memhistory(session: nox.Session, settings: Settings, python: str) -> None:
         gate_reports.benchmark_action_json(latest), "utf-8"
     )
     session.log(f"history of {len(history)} version(s) of {path.name} ({env}):\n{listing([page])}")
+
+
+def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
+    """Measure a git ref (in a temporary worktree) and the working tree on this machine, and
+    print the gate's comparison of the two: figures, and where the workload's memory grew."""
+    if len(session.posargs) != 1 or session.posargs[0].startswith("-"):
+        session.error("give one git ref to compare the working tree with: `nox -s memdiff -- main`")
+    ref = session.posargs[0]
+    reports = fresh_folder(settings.root / settings.reports / "memdiff")
+    worktree = reports / "worktree"
+    added = subprocess.run(
+        ["git", "worktree", "add", "--detach", "--force", str(worktree), ref],
+        cwd=settings.root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if added.returncode != 0:
+        session.error(f"git could not check out {ref!r}: {added.stderr.strip()}")
+    try:
+        ref_settings = load(worktree)
+        with session.chdir(worktree):
+            install(session, ref_settings)
+            before = measure(session, ref_settings, fresh_folder(reports / "ref"))
+    except SettingsError as error:
+        session.error(f"{ref}: {error}")
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)],
+                       cwd=settings.root, capture_output=True, check=False)  # fmt: skip
+    install(session, settings)
+    after = measure(session, settings, fresh_folder(reports / "now"))
+    tolerance = tolerance_of(settings)
+    comparisons = gate.compare(before.figures, {}, after.figures, tolerance)
+    sites = gate.grown_sites(before.sites, after.sites)
+    title = f"{ref} -> working tree"
+    page = reports / "memdiff.html"
+    page.write_text(gate_reports.report_html(f"Memory: {title}", comparisons, sites), "utf-8")
+    summary = reports / "summary.md"
+    summary.write_text(
+        gate_reports.summary_markdown(comparisons, tolerance, sites, f"{title}, Python {python}"),
+        encoding="utf-8",
+    )
+    for comparison in comparisons:
+        session.log(comparison.describe())
+    if sites:
+        session.log(
+            "where the workload's allocations grew most (call site: ref -> now):\n"
+            + listing([Path(site.describe()) for site in sites])
+        )
+    grown = [c for c in comparisons if c.status == "REGRESSION"]
+    session.log(f"{len(grown)} figure(s) above the gate's tolerance; report: {page}")
