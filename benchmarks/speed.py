@@ -12,12 +12,19 @@ machines are noisy. The figures and the method are in docs/benchmarks.md.
 4. resolution: `uv lock` alone in each project of step 2 (its uv.lock removed first). This is the
    part of the time to green that waits on the package index, so it shows how much of a slow
    run the index's latency explains.
+5. memtest against plain pytest: memtest's pytest command (with its workers) and plain pytest
+   (`-p no:memray -p no:memwise`) in the same environment, paired, on the render's own suite and
+   on a generated suite of 400 small tests (the size of a real service's suite).
+6. with `--peer TEMPLATE`: the same time to green for another Copier template (render with its
+   defaults, then its first `nox -s tests`, or `--peer-session`), measured in the same run,
+   and the ratio memwise / peer.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -57,13 +64,28 @@ def render_command(source: Path, destination: Path) -> list[str]:
 
 
 def memtest_pytest_command(project: Path) -> list[str]:
-    """The pytest command the memtest session runs (as its log shows it), for a direct run."""
-    reports = project / "reports" / "memtest"
-    return [
-        str(project / ".nox" / "memtest" / "bin" / "pytest"), "--memray",
-        "--most-allocations=5", "--stacks=8", f"--memray-bin-path={reports / 'captures'}",
-        "--memray-bin-prefix=memtest", f"--junitxml={reports / 'junit.xml'}",
-    ]  # fmt: skip
+    """The pytest command the memtest session runs, as its log shows it, for a direct run."""
+    log = subprocess.run([str(BIN / "nox"), "-R", "-s", "memtest"], cwd=project, env=ENV,
+                         capture_output=True, text=True, check=True).stderr  # fmt: skip
+    line = next(line for line in log.splitlines() if line.startswith("nox > pytest "))
+    return [str(project / ".nox" / "memtest" / "bin" / "pytest"), *shlex.split(line)[3:]]
+
+
+GENERATED_SUITE = """\
+import pytest
+
+
+@pytest.mark.parametrize("size", range(400))
+def test_small_allocation(size: int) -> None:
+    data = [bytes(100 + size) for _ in range(200)]
+    assert len(data) == 200
+"""
+
+
+def paired(first: list[str], second: list[str], cwd: Path, runs: int) -> list[tuple[float, float]]:
+    """Each command timed right after the other, ``runs`` times (the machine drifts less
+    within a pair than between two blocks of runs)."""
+    return [(timed(first, cwd), timed(second, cwd)) for _ in range(runs)]
 
 
 def relock(project: Path) -> float:
@@ -75,6 +97,8 @@ def relock(project: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="measured runs of each figure")
+    parser.add_argument("--peer", type=Path, help="another Copier template to compare with")
+    parser.add_argument("--peer-session", default="tests", help="the peer's first nox session")
     args = parser.parse_args()
     nox = [str(BIN / "nox")]
     work = Path(tempfile.mkdtemp(prefix="memwise-bench-"))
@@ -117,6 +141,23 @@ def main() -> int:
         lock_median, lock_samples = median_of(
             args.runs, lambda index: relock(work / f"green-{index}")
         )
+        memtest = memtest_pytest_command(project)
+        plain = [memtest[0], "-q", "-p", "no:memray", "-p", "no:memwise", "-p", "no:cacheprovider"]
+        suites = {"its own suite": paired(memtest, plain, project, args.runs)}
+        (project / "tests" / "test_generated.py").write_text(GENERATED_SUITE)
+        suites["400 generated tests"] = paired(memtest, plain, project, args.runs)
+        peer = None
+        if args.peer:
+
+            def peer_green(index: int) -> float:
+                target = work / f"peer-{index}"
+                start = time.perf_counter()
+                quiet_run(render_command(args.peer.resolve(), target), work)
+                quiet_run([*nox, "-s", args.peer_session], target)
+                return time.perf_counter() - start
+
+            peer_green(-1)  # warm-up
+            peer = median_of(args.runs, peer_green)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -136,6 +177,16 @@ def main() -> int:
         f"{'nox overhead on a reused memtest':<44} {overhead:6.2f} s"
         f"   (median of the pairs' differences; ratio {ratio:.2f})"
     )
+    for suite, pairs_of_suite in suites.items():
+        label = f"memtest / plain pytest, {suite}"
+        times = ", ".join(f"{with_memray:.2f}/{bare:.2f}" for with_memray, bare in pairs_of_suite)
+        memtest_ratio = statistics.median(
+            with_memray / bare for with_memray, bare in pairs_of_suite
+        )
+        print(f"{label:<44} {memtest_ratio:6.2f} x   (runs, memtest/plain s: {times})")
+    if peer is not None:
+        show(f"peer time to green ({args.peer.name})", *peer)
+        print(f"{'time to green, memwise / peer':<44} {green_median / peer[0]:6.2f} x")
     return 0
 
 

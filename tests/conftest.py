@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.helpers import TOOLKIT, render
+
+# Property tests: fewer examples in the edit-test loop, the full number in CI.
+settings.register_profile(
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "dev", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # memwise's toolkit is unit-tested from its source in the template, as rendered.
 sys.path.insert(0, str(TOOLKIT / "src"))

@@ -30,7 +30,10 @@ def run_benchmark(script: str, *args: str) -> str:
 
 
 def test_speed_benchmark_reports_each_figure() -> None:
-    output = run_benchmark("speed.py", "--runs", "1")
+    # memwise itself stands in for the peer: the option is what is checked here.
+    output = run_benchmark(
+        "speed.py", "--runs", "1", "--peer", str(TEMPLATE), "--peer-session", "memtest"
+    )
     seconds = {}
     for figure in SPEED_FIGURES:
         found = re.search(rf"^{re.escape(figure)}.*?\s(-?\d+\.\d+) s", output, re.MULTILINE)
@@ -38,6 +41,10 @@ def test_speed_benchmark_reports_each_figure() -> None:
         seconds[figure] = float(found.group(1))
     # The first memtest comes after a render, and resolving is only a part of it.
     assert seconds["time to green"] > seconds["render"] + seconds["resolving alone"]
+    for suite in ("its own suite", "400 generated tests"):
+        assert re.search(rf"^memtest / plain pytest, {suite} +\d+\.\d\d x", output, re.MULTILINE)
+    assert re.search(r"^peer time to green \(main\) .* s", output, re.MULTILINE), output
+    assert re.search(r"^time to green, memwise / peer +\d+\.\d\d x", output, re.MULTILINE)
 
 
 def test_gate_noise_benchmark_counts_failures_on_both_sides() -> None:

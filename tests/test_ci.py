@@ -160,3 +160,16 @@ def test_memory_workflow_asks_the_toolkit_which_pythons_to_install(github: Path)
     text = (github / MEMORY_WORKFLOW).read_text()
     assert "python3 -m memwise memory-python" in text
     assert "python3 -m memwise profile-python" in text
+
+
+def test_template_repo_ci_shards_cover_every_test_file_once() -> None:
+    workflow = yaml.safe_load((TEMPLATE / ".github" / "workflows" / "ci.yml").read_text())
+    shards = workflow["jobs"]["test"]["strategy"]["matrix"]["shard"]
+    assert '-m "not slow"' in shards
+    slow_files = [
+        word for shard in shards if shard.startswith("-m slow") for word in shard.split()[2:]
+    ]
+    test_files = sorted(
+        str(path.relative_to(TEMPLATE)) for path in (TEMPLATE / "tests").glob("test_*.py")
+    )
+    assert sorted(slow_files) == test_files  # each file in exactly one slow shard

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.helpers import nox, render, run
@@ -36,7 +36,6 @@ one_line = (
 broken = st.tuples(one_line, st.sampled_from(BREAKS), one_line).map("".join)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(description=one_line, author=one_line)
 def test_free_text_reads_back_exactly_from_every_file(
     tmp_path_factory: pytest.TempPathFactory, description: str, author: str
@@ -59,7 +58,6 @@ def test_free_text_reads_back_exactly_from_every_file(
         yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=broken, field=st.sampled_from(["description", "author_name"]))
 def test_text_with_line_breaks_or_control_characters_is_refused(
     tmp_path_factory: pytest.TempPathFactory, text: str, field: str

@@ -140,6 +140,17 @@ def memtest_flags(settings: Settings, reports: Path, prefix: str) -> list[str]:
     ]  # fmt: skip
 
 
+def workers(settings: Settings) -> list[str]:
+    """pytest-xdist's options for memtest: one worker per core by default, none on one core.
+
+    The gate does not use them: its figures are compared across runs, and worker processes
+    add their own threads' allocations to a test's total.
+    """
+    if settings.workers is None or (settings.workers == "auto" and (os.cpu_count() or 1) < 2):
+        return []
+    return ["-n", settings.workers]
+
+
 def read_manifest(session: nox.Session, reports: Path, code: int) -> Manifest:
     """The run's manifest; stop with pytest's reason when it ended before writing one."""
     path = reports / MANIFEST_NAME
@@ -191,7 +202,7 @@ def memtest(session: nox.Session, settings: Settings) -> None:
     flags = memtest_flags(settings, reports, "memtest")
     junit = reports / "junit.xml"
     summary = ["--most-allocations=5", "--stacks=8", f"--junitxml={junit}"]
-    code = run_pytest(session, settings, *flags, *summary, *session.posargs)
+    code = run_pytest(session, settings, *flags, *workers(settings), *summary, *session.posargs)
     manifest = read_manifest(session, reports, code)
     warn_unmeasured(session, manifest)
     kept = keep_failing_captures(manifest, reports)

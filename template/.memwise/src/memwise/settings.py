@@ -35,7 +35,7 @@ TEST_REQUIREMENTS_FILES = (
 KNOWN_KEYS = {
     "workload", "package", "memory-python", "default-limit", "memory-group", "profile-group",
     "test-groups", "test-extras", "test-requirements", "env", "pytest-args", "reports",
-    "baseline", "gate",
+    "baseline", "gate", "workers",
 }  # fmt: skip
 GATE_KEYS = {"relative", "absolute-mib", "noise-factor", "runs"}
 
@@ -63,6 +63,7 @@ class Settings:
     pytest_args: tuple[str, ...] = ()
     reports: Path = Path("reports")
     baseline: Path = Path("memory-baseline.toml")
+    workers: str | None = "auto"  # pytest-xdist's -n for memtest; None: one process
     gate_relative: float = 0.005
     gate_absolute_mib: float = 1.0  # one pymalloc arena: peaks move in such steps
     gate_noise_factor: float = 3.0
@@ -129,6 +130,7 @@ def _settings(root: Path, project: dict[str, Any], table: dict[str, Any]) -> Set
         pytest_args=_names(table, "pytest-args", []),
         reports=Path(_optional_string(table, "reports") or "reports"),
         baseline=Path(_optional_string(table, "baseline") or "memory-baseline.toml"),
+        workers=_workers(table),
         gate_relative=_fraction(gate, "relative", 0.005),
         gate_absolute_mib=_fraction(gate, "absolute-mib", 1.0),
         gate_noise_factor=_fraction(gate, "noise-factor", 3.0),
@@ -201,6 +203,18 @@ def _fraction(gate: dict[str, Any], key: str, default: float) -> float:
             f"[tool.memwise.gate] {key} must be a number of at least 0, not {value!r}"
         )
     return float(value)
+
+
+def _workers(table: dict[str, Any]) -> str | None:
+    """memtest's pytest-xdist workers: "auto" (one per core), a number, or "off"."""
+    value = table.get("workers", "auto")
+    if value in ("off", 1, False):
+        return None
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 1):
+        return str(value)
+    raise SettingsError(
+        f'[tool.memwise] workers must be "auto", "off" or a number of processes, not {value!r}'
+    )
 
 
 def _runs(gate: dict[str, Any]) -> int:
