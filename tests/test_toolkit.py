@@ -325,3 +325,14 @@ def test_plugin_refuses_a_default_limit_that_is_not_a_size(pytester, monkeypatch
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--memwise-default-limit: '24M' is not a size*"])
+
+
+def test_plugin_manifest_is_complete_with_xdist_workers(pytester, monkeypatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    _, manifest = run_plugin(pytester, "-n", "2", "--memwise-default-limit=4 MB")
+    tests = {test.nodeid: test for test in manifest.tests}
+    assert len(tests) == 5
+    assert tests["test_suite.py::SettingsTest::test_loads_too_much"].measured_by == "memwise"
+    long_id = next(nodeid for nodeid in tests if "x" * 300 in nodeid)
+    assert tests[long_id].outcome == "failed"
+    assert Path(tests[long_id].capture or "").is_file()
