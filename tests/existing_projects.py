@@ -254,6 +254,10 @@ build-backend = "hatchling.build"
 name = "ordersvc"
 version = "1.0.0"
 requires-python = ">=3.11"
+
+# The company template's lint: every ruff rule.
+[tool.ruff.lint]
+select = ["ALL"]
 """,
         ".copier-answers.yml": "# Changes here will be overwritten by Copier\n_src_path: gh:company/template\n",
         "tox.ini": "[pytest]\naddopts = -ra\ntestpaths = tests\n",

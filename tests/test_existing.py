@@ -160,10 +160,21 @@ def test_baseline_and_memgate_work(adopted) -> None:
     assert "memory gate passed" in result.stderr
 
 
+def test_memwise_files_pass_the_projects_ruff(adopted) -> None:
+    # ruff applies .memwise/pyproject.toml's settings to memwise's files, whatever the
+    # project selected (one project selects every rule).
+    _, root, _ = adopted
+    result = run(["ruff", "check", "--no-cache", "--output-format=concise", "."], root, check=False)
+    assert ".memwise/" not in result.stdout, result.stdout
+    run(["ruff", "format", "--check", "--no-cache", ".memwise"], root)
+
+
 def test_updating_the_layer_changes_only_its_own_files(adopted, template_repo) -> None:
     _, root, _ = adopted
     git(root, "add", "-A")  # the baseline, if recorded: committed, as the session says
     git(root, "commit", "-q", "--allow-empty", "-m", "memory baseline")
+    history = nox(root, "-s", "memhistory")
+    assert (root / "reports" / "memhistory" / "history.html").is_file(), history.stderr
     before = {path: (root / path).read_bytes() for path in git(root, "ls-files").split()}
     copier.run_update(root, answers_file=ANSWERS, defaults=True, overwrite=True,
                       vcs_ref="1.1.0", quiet=True, unsafe=False)  # fmt: skip
