@@ -93,27 +93,26 @@ def load(root: Path) -> Settings:
     table = project.get("tool", {}).get("memwise", {})
     if not isinstance(table, dict):
         raise SettingsError("[tool.memwise] in pyproject.toml must be a table")
-    unknown = sorted(set(table) - KNOWN_KEYS)
+    _refuse_unknown_keys(table, KNOWN_KEYS, "[tool.memwise]")
+    return _settings(root, project, table)
+
+
+def _refuse_unknown_keys(table: dict[str, Any], known: set[str], name: str) -> None:
+    """A misspelt key would be ignored without a word: name it, and the keys there are."""
+    unknown = sorted(set(table) - known)
     if unknown:
         msg = (
-            f"[tool.memwise] has unknown key(s) {', '.join(unknown)}; the keys are "
-            f"{', '.join(sorted(KNOWN_KEYS))} (see .memwise/README.md)"
+            f"{name} has unknown key(s) {', '.join(unknown)}; the keys are "
+            f"{', '.join(sorted(known))} (see .memwise/README.md)"
         )
         raise SettingsError(msg)
-    return _settings(root, project, table)
 
 
 def _settings(root: Path, project: dict[str, Any], table: dict[str, Any]) -> Settings:
     groups = project.get("dependency-groups", {})
     extras = project.get("project", {}).get("optional-dependencies", {})
     gate = _table(table, "gate")
-    unknown_gate = sorted(set(gate) - GATE_KEYS)
-    if unknown_gate:
-        msg = (
-            f"[tool.memwise.gate] has unknown key(s) {', '.join(unknown_gate)}: the keys are "
-            f"{', '.join(sorted(GATE_KEYS))}"
-        )
-        raise SettingsError(msg)
+    _refuse_unknown_keys(gate, GATE_KEYS, "[tool.memwise.gate]")
     settings = Settings(
         root=root,
         project=project,
