@@ -6,6 +6,7 @@ test it. Tool versions live in pyproject.toml's dependency groups (and uv.lock).
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -31,11 +32,13 @@ def install(session: nox.Session, group: str) -> None:
 def tests(session: nox.Session) -> None:
     """Run the template's test suite (pytest args after --, e.g. -m "not slow").
 
-    One pytest-xdist worker per core; each test module stays on one worker (its rendered
-    projects are module fixtures, built once).
+    Two pytest-xdist workers per core, as most tests wait on subprocesses (copier, nox, uv, a
+    terminal); each test module stays on one worker (its rendered projects are module
+    fixtures, built once).
     """
     install(session, "test")
-    session.run("pytest", "-n", "auto", "--dist", "loadscope", *session.posargs)
+    workers = str(2 * (os.cpu_count() or 1))
+    session.run("pytest", "-n", workers, "--dist", "loadscope", *session.posargs)
 
 
 @nox.session

@@ -20,6 +20,7 @@ from tests.helpers import template_source
 
 COPIER = str(Path(sys.executable).parent / "copier")
 CLEAR_LINE = b"\x15"  # Ctrl-U: the prompt starts filled with the default
+QUIET = 0.4  # seconds of silence after output: the prompt waits for input
 
 
 def answer_in_terminal(destination: Path, keystrokes: list[bytes], timeout: float = 90) -> str:
@@ -35,7 +36,7 @@ def answer_in_terminal(destination: Path, keystrokes: list[bytes], timeout: floa
     shown, pending, prompted = b"", list(keystrokes), False
     deadline = time.monotonic() + timeout
     while process.poll() is None and time.monotonic() < deadline:
-        ready, _, _ = select.select([controller], [], [], 0.4)
+        ready, _, _ = select.select([controller], [], [], QUIET)
         if ready:
             try:
                 shown += os.read(controller, 65536)
