@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nox
 
-from memwise import pythons, sessions
+from memwise import environment, gate_sessions, pythons, sessions
 from memwise.settings import SettingsError, load
 
 # .memwise/src/memwise/nox_sessions.py: the project is three folders up.
@@ -44,60 +44,60 @@ PROFILING = interpreter(PROFILE_PYTHON)
 @nox.session(python=MEMORY)
 def memtest(session: nox.Session) -> None:
     """Run the tests under pytest-memray: memory budgets enforced, failures' captures kept."""
-    sessions.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
+    environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
     sessions.memtest(session, SETTINGS)
 
 
 @nox.session(python=PROFILING, default=False)
 def profile(session: nox.Session) -> None:
     """Profile CPU and memory line by line with scalene (`-- --help` for its options)."""
-    sessions.require_python(session, PROFILE_PYTHON, PROFILE_PURPOSE)
+    environment.require_python(session, PROFILE_PYTHON, PROFILE_PURPOSE)
     sessions.profile(session, SETTINGS)
 
 
 @nox.session(name="profile_view", python=PROFILING, default=False)
 def profile_view(session: nox.Session) -> None:
     """Open the last profile in scalene's browser view, with its AI suggestions (interactive)."""
-    sessions.require_python(session, PROFILE_PYTHON, PROFILE_PURPOSE)
+    environment.require_python(session, PROFILE_PYTHON, PROFILE_PURPOSE)
     sessions.profile_view(session, SETTINGS)
 
 
 @nox.session(python=MEMORY, default=False)
 def flamegraph(session: nox.Session) -> None:
     """Record a program with memray: flamegraphs and stats (`-- --help` for the options)."""
-    sessions.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
+    environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
     sessions.flamegraph(session, SETTINGS)
 
 
 @nox.session(python=MEMORY, default=False)
 def live(session: nox.Session) -> None:
     """Watch a program's memory live in memray's terminal view (interactive; never in CI)."""
-    sessions.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
+    environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
     sessions.live(session, SETTINGS)
 
 
 @nox.session(python=MEMORY, default=False)
 def memgate(session: nox.Session) -> None:
     """Fail when a memory figure grew past the committed baseline plus its tolerance."""
-    sessions.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
-    sessions.memgate(session, SETTINGS, MEMORY_PYTHON)
+    environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
+    gate_sessions.memgate(session, SETTINGS, MEMORY_PYTHON)
 
 
 @nox.session(python=MEMORY, default=False)
 def baseline(session: nox.Session) -> None:
     """Measure the gate's figures a few times; record medians and noise; commit the file."""
-    sessions.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
-    sessions.baseline_session(session, SETTINGS, MEMORY_PYTHON)
+    environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
+    gate_sessions.baseline_session(session, SETTINGS, MEMORY_PYTHON)
 
 
 @nox.session(python=MEMORY, default=False)
 def memdiff(session: nox.Session) -> None:
     """Compare the working tree's memory figures with a git ref's: `nox -s memdiff -- main`."""
-    sessions.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
-    sessions.memdiff(session, SETTINGS, MEMORY_PYTHON)
+    environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
+    gate_sessions.memdiff(session, SETTINGS, MEMORY_PYTHON)
 
 
 @nox.session(python=False, default=False)
 def memhistory(session: nox.Session) -> None:
     """Plot each gate figure over the baseline file's git history (offline HTML, exports)."""
-    sessions.memhistory(session, SETTINGS, MEMORY_PYTHON)
+    gate_sessions.memhistory(session, SETTINGS, MEMORY_PYTHON)

@@ -1,0 +1,93 @@
+"""What a memory session needs before it runs anything: the right interpreter and platform, a
+terminal for the interactive ones, the project's tests and memwise's toolkit installed, and
+the environment variables of the project's programs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+from memwise.settings import Settings
+
+
+def require_python(session: nox.Session, version: str | None, purpose: str) -> None:
+    """Stop when the session could not get the interpreter it must run on."""
+    require_memory_tools(session)  # first: on Windows, that is the reason
+    if version is None:
+        session.error(purpose)
+    if session.python is False:  # declared without an interpreter: it is not installed here
+        session.error(
+            f"`{session.name}` runs on Python {version} ({purpose}), which is not installed "
+            f"here. Install it (`uv python install {version}`, pyenv, or python.org), or set "
+            'memory-python = "3.X" in [tool.memwise] of pyproject.toml to a version you have.'
+        )
+    session.log(f"{session.name} runs on Python {version} ({purpose})")
+
+
+def require_memory_tools(session: nox.Session) -> None:
+    """Stop with advice where memray (and so every memory session) cannot run."""
+    if sys.platform == "win32":
+        session.error(
+            f"`{session.name}` needs memray, which does not run on Windows. Run it in WSL or "
+            "on Linux/macOS (CI runs it on Linux); your own test and lint sessions work here"
+        )
+
+
+def require_terminal(session: nox.Session) -> None:
+    """Stop an interactive session at once where nobody can interact (CI, a pipe)."""
+    if not (session.interactive and sys.stdout.isatty()):
+        session.error(
+            f"`{session.name}` is interactive and needs a terminal; none is attached (CI, a "
+            "pipe or --non-interactive). Use `nox -s flamegraph` for a report instead"
+        )
+
+
+def install(session: nox.Session, settings: Settings, *, profile: bool = False) -> None:
+    """Install the project's tests and memwise's toolkit (with scalene for ``profile``).
+
+    A project that lists memwise in a dependency group gets everything from its lock with
+    ``uv sync``; any other project gets its own test dependencies (groups, extras,
+    requirements files) and the toolkit from ``.memwise`` with ``uv pip install``, which
+    writes nothing into the project.
+    """
+    ignore_in_git(Path(session.virtualenv.location).parent)
+    group = settings.profile_group if profile else settings.memory_group
+    if group:
+        session.run_install(
+            "uv", "sync", "--no-default-groups", f"--group={group}",
+            env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        )  # fmt: skip
+        return
+    extras = ",".join(settings.test_extras)
+    if settings.installable:
+        project = ["-e", f".[{extras}]" if extras else "."]
+    else:  # not buildable: its dependencies only; programs import it from the folder
+        project = ["-r", "pyproject.toml", *(f"--extra={extra}" for extra in settings.test_extras)]
+    groups = [f"--group={group}" for group in settings.test_groups]
+    requirements = [arg for name in settings.test_requirements for arg in ("-r", name)]
+    toolkit = ".memwise[profile]" if profile else ".memwise"
+    session.install(*project, *groups, *requirements, "-e", toolkit)
+
+
+def ignore_in_git(folder: Path) -> None:
+    """Let nox's folder of environments ignore itself in git, as .pytest_cache does: a
+    project without `.nox/` in its .gitignore stays clean (and `copier update` can run)."""
+    marker = folder / ".gitignore"
+    if folder.is_dir() and not marker.exists():
+        marker.write_text("# written by memwise: nox's environments are not committed\n*\n")
+
+
+def program_env(settings: Settings) -> dict[str, str]:
+    """The environment of a program or pytest: [tool.memwise.env], and the project's folders
+    on PYTHONPATH when the project is not installable (so a workload can import it)."""
+    env = dict(settings.env)
+    if not settings.installable:
+        paths = [str(path) for path in settings.import_paths]
+        env["PYTHONPATH"] = os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        )
+    return env
