@@ -175,6 +175,8 @@ def test_updating_the_layer_changes_only_its_own_files(adopted, template_repo) -
     git(root, "commit", "-q", "--allow-empty", "-m", "memory baseline")
     history = nox(root, "-s", "memhistory")
     assert (root / "reports" / "memhistory" / "history.html").is_file(), history.stderr
+    diff = nox(root, "-s", "memdiff", "--", "HEAD")  # the ref is measured in a worktree
+    assert "figure(s) above the gate's tolerance" in diff.stderr
     before = {path: (root / path).read_bytes() for path in git(root, "ls-files").split()}
     copier.run_update(root, answers_file=ANSWERS, defaults=True, overwrite=True,
                       vcs_ref="1.1.0", quiet=True, unsafe=False)  # fmt: skip
