@@ -29,7 +29,7 @@ def test_the_example_passes_its_memory_sessions_on_every_python(
     pyproject.write_text(pyproject.read_text().replace("runs = 3", "runs = 1"))
     memtest = nox(project, "-s", "memtest").stderr
     measured = re.search(
-        rf"memtest passed on Python {version}: (\\d+) of (\\d+) tests measured", memtest
+        rf"memtest passed on Python {version}: (\d+) of (\d+) tests measured", memtest
     )
     assert measured, memtest
     assert measured[1] == measured[2]  # every test, async ones included
@@ -41,7 +41,7 @@ def test_the_example_passes_its_memory_sessions_on_every_python(
         # profile runs on the newest supported Python with scalene: here, the project's only one.
         pyproject.write_text(
             re.sub(
-                r"Programming Language :: Python :: 3\\.1[1-5]",
+                r"Programming Language :: Python :: 3\.1[1-5]",
                 f"Programming Language :: Python :: {version}",
                 pyproject.read_text(),
             )
