@@ -58,7 +58,8 @@ def demo(session: nox.Session) -> None:
     )  # fmt: skip
     with session.chdir(DEMO):
         session.run("nox", "-s", "memtest", "profile", "flamegraph")
-    reports = "\n".join(f"  {path}" for path in sorted((DEMO / "reports").rglob("*.*")))
+    written = sorted((DEMO / "reports").rglob("*.*"))
+    reports = "\n".join(f"  {path}" for path in written if not path.name.startswith("."))
     session.log(f"demo project: {DEMO}\nits reports:\n{reports}")
 
 
