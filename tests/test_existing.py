@@ -188,3 +188,15 @@ def test_updating_the_layer_changes_only_its_own_files(adopted, template_repo) -
         assert not path.endswith(".rej"), path
     for path in changed:
         assert "<<<<<<<" not in (root / path).read_text()
+
+
+def test_a_project_without_tests_is_told_so(tmp_path: Path) -> None:
+    root = tmp_path / "bare"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "bare"\nversion = "1"\n')
+    copier.run_copy(str(template_source()), root, data={"project_type": "existing"},
+                    defaults=True, quiet=True, unsafe=False)  # fmt: skip
+    result = nox(root, "-s", "memtest", check=False)
+    assert result.returncode != 0
+    assert "pytest collected no test (exit code 5)" in result.stderr
+    assert "memtest passed" not in result.stderr
