@@ -243,6 +243,15 @@ def test_small():
     assert [0] * 10
 
 
+@pytest.mark.limit_memory("4 MB", current_thread_only=True)
+def test_a_thread_allocates_much_the_test_little():
+    import threading
+
+    worker = threading.Thread(target=lambda: bytearray(16 * 1024 * 1024))
+    worker.start()
+    worker.join()
+
+
 class SettingsTest(unittest.TestCase):
     @pytest.mark.limit_memory("4 MB")
     def test_loads_too_much(self):
@@ -287,6 +296,11 @@ def test_plugin_writes_a_manifest_keyed_by_node_id(pytester: pytest.Pytester, mo
     assert Path(long.capture).is_file()
     assert long.peak_bytes >= 8 * MIB
     assert tests["test_suite.py::test_small"].outcome == "passed"
+    # current_thread_only: the figure is the test's own thread, as its budget.
+    threaded = tests["test_suite.py::test_a_thread_allocates_much_the_test_little"]
+    assert threaded.outcome == "passed"
+    assert threaded.peak_bytes is not None
+    assert threaded.peak_bytes < 4 * MIB
     assert manifest.exit_status == 1
     assert manifest.python == pythons.running_python()
 
@@ -314,7 +328,7 @@ def test_plugin_names_the_tests_it_could_not_measure(pytester, monkeypatch) -> N
     result, manifest = run_plugin(pytester)
     assert [test.nodeid for test in manifest.unmeasured] == ["test_suite.py::test_suite.add"]
     result.stdout.fnmatch_lines(["*memwise: tests run WITHOUT memory tracking*",
-                                 "1 of 5 tests were not measured*", "  test_suite.py::test_suite.add"])  # fmt: skip
+                                 "1 of 6 tests were not measured*", "  test_suite.py::test_suite.add"])  # fmt: skip
 
 
 def test_plugin_refuses_a_default_limit_that_is_not_a_size(pytester, monkeypatch) -> None:
@@ -331,7 +345,7 @@ def test_plugin_manifest_is_complete_with_xdist_workers(pytester, monkeypatch) -
     monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
     _, manifest = run_plugin(pytester, "-n", "2", "--memwise-default-limit=4 MB")
     tests = {test.nodeid: test for test in manifest.tests}
-    assert len(tests) == 5
+    assert len(tests) == 6
     assert tests["test_suite.py::SettingsTest::test_loads_too_much"].measured_by == "memwise"
     long_id = next(nodeid for nodeid in tests if "x" * 300 in nodeid)
     assert tests[long_id].outcome == "failed"
