@@ -23,7 +23,7 @@ class ExistingProject:
     memwise_settings: str = ""  # the [tool.memwise] table the project adds (a touch point)
     has_noxfile: bool = False
     workload: str | None = None
-    touch_points: list[str] = field(default_factory=list)
+    ci_env: dict[str, str] = field(default_factory=dict)  # what the project's own CI sets
 
     def write(self, root: Path) -> Path:
         for relative, text in self.files.items():
@@ -288,6 +288,7 @@ def test_orders_load():
     own_tests=["python", "-m", "pytest", "-q"],
     install=["-e", ".", "-r", "requirements-test.txt"],
     memwise_settings='[tool.memwise.env]\nORDERSVC_DSN = "sqlite:///:memory:"\n',
+    ci_env={"ORDERSVC_DSN": "sqlite:///:memory:"},
 )
 # Its tests carry memory budgets, which its pytest configuration registers (as a project
 # does once it uses them in plain runs with --strict-markers).

@@ -95,13 +95,6 @@ def adopted(request, tmp_path_factory, template_repo) -> tuple[ExistingProject, 
     return project, root, steps
 
 
-def project_env(project: ExistingProject) -> dict[str, str]:
-    env = session_env()
-    if "ORDERSVC_DSN" in project.memwise_settings:
-        env["ORDERSVC_DSN"] = "sqlite:///:memory:"  # what the project's own CI sets
-    return env
-
-
 def test_adding_takes_one_command_plus_the_printed_touch_points(adopted) -> None:
     _, _, steps = adopted
     assert len(steps) <= 3, steps
@@ -111,7 +104,7 @@ def test_the_projects_own_tests_still_pass(adopted, tmp_path: Path) -> None:
     project, root, _ = adopted
     venv = tmp_path / "venv"
     run(["uv", "venv", "--quiet", "--python", "3.13", str(venv)], root)
-    env = {**project_env(project), "VIRTUAL_ENV": str(venv)}
+    env = {**session_env(), **project.ci_env, "VIRTUAL_ENV": str(venv)}
     python = ["--python", str(venv / "bin" / "python")]  # not the interpreter nox may name
     run(["uv", "pip", "install", "--quiet", *python, *project.install], root, env=env)
     env["PATH"] = os.pathsep.join([str(venv / "bin"), env["PATH"]])

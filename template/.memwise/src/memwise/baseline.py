@@ -46,11 +46,16 @@ class Record:
     runs: int = 1
 
 
+def parse(text: str) -> dict[str, Any]:
+    """A baseline file's data (of any version of the file, e.g. from git history)."""
+    return tomllib.loads(text)
+
+
 def read(path: Path) -> dict[str, Record]:
     """Every environment's record; none for a missing file."""
     if not path.is_file():
         return {}
-    data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    data = parse(path.read_text(encoding="utf-8"))
     return {
         name: Record(
             figures=dict(table.get("figures", {})),

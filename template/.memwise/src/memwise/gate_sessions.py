@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +20,6 @@ from memwise.manifest import Manifest
 from memwise.pytest_runs import keep_failing_captures, memtest_flags, read_manifest, run_pytest
 from memwise.reports import flamegraphs, fresh_folder, listing
 from memwise.settings import Settings, SettingsError, load
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 
 SITES = 30  # call sites of the workload kept per baseline (memray stats -n)
 
@@ -60,7 +53,7 @@ def measure(session: nox.Session, settings: Settings, reports: Path) -> Measurem
         session, settings, *flags, "-m", "limit_memory or limit_leaks", "-p", "no:cacheprovider",
         "--hide-memray-summary", "-q",
     )  # fmt: skip
-    manifest = read_manifest(session, reports, code)
+    manifest = read_manifest(session, reports, code, may_select_none=True)
     figures.update(gate.figures_of_tests(manifest))
     if not figures:
         session.error(
@@ -219,7 +212,7 @@ def memhistory(session: nox.Session, settings: Settings, python: str) -> None:
                                capture_output=True, text=True, check=False)  # fmt: skip
         if shown.returncode == 0:
             history.append(
-                (commit, date, gate_reports.figures_from_any(tomllib.loads(shown.stdout), env))
+                (commit, date, gate_reports.figures_from_any(baseline.parse(shown.stdout), env))
             )
     if not history:
         session.error(f"{path.name} has no committed history yet: commit it, then run again")
