@@ -36,12 +36,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50, help="gate runs on unchanged code")
     parser.add_argument("--regressed-runs", type=int, default=10, help="gate runs after growth")
+    parser.add_argument(
+        "--baseline-runs", type=int, default=3,
+        help="measuring runs of the baseline (`nox -s baseline -- --runs N`; the default's is 3)",
+    )  # fmt: skip
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="memwise-gate-"))
     durations = []
     try:
         project = render(work / "my-service")
-        nox(project, "-s", "baseline")
+        nox(project, "-s", "baseline", "--", "--runs", str(args.baseline_runs))
         baseline = figures_of(project / "memory-baseline.toml")
         deviation = dict.fromkeys(baseline, 0.0)
         failures = 0

@@ -13,8 +13,9 @@ machines are noisy. The figures and the method are in docs/benchmarks.md.
    part of the time to green that waits on the package index, so it shows how much of a slow
    run the index's latency explains.
 5. memtest against plain pytest: memtest's pytest command (with its workers) and plain pytest
-   (`-p no:memray -p no:memwise`) in the same environment, paired, on the render's own suite and
-   on a generated suite of 400 small tests (the size of a real service's suite).
+   (`-p no:memray -p no:memwise`) in the same environment, paired, on the render's own suite,
+   on 400 generated small tests (a few allocations each: memray's cost per test shows) and on
+   100 service-like tests (a database and JSON, tens of milliseconds each).
 6. with `--peer TEMPLATE`: the same time to green for another Copier template (render with its
    defaults, then its first `nox -s tests`, or `--peer-session`), measured in the same run,
    and the ratio memwise / peer.
@@ -82,6 +83,32 @@ def test_small_allocation(size: int) -> None:
 """
 
 
+# Tests that do a service's work (a database, JSON) rather than a few allocations: each
+# allocates as it goes, as real tests do, and takes tens of milliseconds.
+SERVICE_SUITE = """\
+import json
+import sqlite3
+
+import pytest
+
+
+@pytest.mark.parametrize("customer", range(100))
+def test_a_customer_report_round_trips(customer: int) -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer INTEGER, amount INTEGER)")
+    db.executemany(
+        "INSERT INTO orders (customer, amount) VALUES (?, ?)",
+        ((number % 50, number) for number in range(20_000)),
+    )
+    rows = db.execute(
+        "SELECT id, amount FROM orders WHERE customer = ?", (customer % 50,)
+    ).fetchall()
+    db.close()
+    report = json.loads(json.dumps([{"id": key, "amount": amount} for key, amount in rows]))
+    assert len(report) == 400
+"""
+
+
 def paired(first: list[str], second: list[str], cwd: Path, runs: int) -> list[tuple[float, float]]:
     """Each command timed right after the other, ``runs`` times (the machine drifts less
     within a pair than between two blocks of runs)."""
@@ -99,6 +126,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="measured runs of each figure")
     parser.add_argument("--peer", type=Path, help="another Copier template to compare with")
     parser.add_argument("--peer-session", default="tests", help="the peer's first nox session")
+    parser.add_argument(
+        "--smoke", action="store_true",
+        help="check that every figure is measured: no warm-up rounds, 40 generated tests",
+    )  # fmt: skip
     args = parser.parse_args()
     nox = [str(BIN / "nox")]
     work = Path(tempfile.mkdtemp(prefix="memwise-bench-"))
@@ -121,31 +152,39 @@ def main() -> int:
             quiet_run([*nox, "-s", "memtest"], project)
             return time.perf_counter() - start
 
-        print("warming up (uv cache, copier, nox) ...", flush=True)
-        render_and_memtest(-1)
-        project = work / "green--1"
+        if not args.smoke:
+            print("warming up (uv cache, copier, nox) ...", flush=True)
+            render_and_memtest(-1)
 
         render_median, render_samples = median_of(args.runs, render)
         green_median, green_samples = median_of(args.runs, render_and_memtest)
+        project = work / "green-0"
         # Each nox run is paired with a direct run right after it, and the overhead is the median
         # of the pairs' differences: the machine's speed drifts less within a pair than between
         # two blocks of runs.
+        memtest = memtest_pytest_command(project)
         pairs = [
-            (timed([*nox, "-R", "-s", "memtest"], project),
-             timed(memtest_pytest_command(project), project))
+            (timed([*nox, "-R", "-s", "memtest"], project), timed(memtest, project))
             for _ in range(args.runs)
-        ]  # fmt: skip
+        ]
         nox_samples, bare_samples = [with_nox for with_nox, _ in pairs], [bare for _, bare in pairs]
         overhead = statistics.median(with_nox - bare for with_nox, bare in pairs)
         ratio = statistics.median(with_nox / bare for with_nox, bare in pairs)
         lock_median, lock_samples = median_of(
             args.runs, lambda index: relock(work / f"green-{index}")
         )
-        memtest = memtest_pytest_command(project)
         plain = [memtest[0], "-q", "-p", "no:memray", "-p", "no:memwise", "-p", "no:cacheprovider"]
         suites = {"its own suite": paired(memtest, plain, project, args.runs)}
-        (project / "tests" / "test_generated.py").write_text(GENERATED_SUITE)
-        suites["400 generated tests"] = paired(memtest, plain, project, args.runs)
+        scale = 10 if args.smoke else 1  # a smoke run checks the figures come out, quickly
+        for name, suite, size in [
+            ("small tests", GENERATED_SUITE, 400 // scale),
+            ("service-like tests", SERVICE_SUITE, 100 // scale),
+        ]:
+            path = project / "tests" / f"test_{name.split()[0].replace('-', '_')}.py"
+            path.write_text(suite.replace(f"range({size * scale})", f"range({size})"))
+            suites[f"{size} {name}"] = paired(
+                [*memtest, str(path)], [*plain, str(path)], project, args.runs
+            )
         peer = None
         if args.peer:
 
@@ -156,7 +195,8 @@ def main() -> int:
                 quiet_run([*nox, "-s", args.peer_session], target)
                 return time.perf_counter() - start
 
-            peer_green(-1)  # warm-up
+            if not args.smoke:
+                peer_green(-1)  # warm-up
             peer = median_of(args.runs, peer_green)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -39,3 +39,28 @@ def render_project(tmp_path: Path) -> Callable[..., Path]:
         return render(tmp_path / "project", **answers)
 
     return _render
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group and order the tests for pytest-xdist (`--dist loadgroup`).
+
+    The tests that share a module-scoped fixture (a render whose sessions they run in turn, an
+    adopted existing project) go to one worker, so it is built once; every other test is sent
+    on its own, so the slow ones spread over the workers instead of queueing behind their
+    module's. Slow tests are handed out first and the fast ones fill the gaps at the end (a
+    long test started last would keep one worker busy while the others idle).
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        callspec = getattr(item, "callspec", None)
+        shared = sorted(
+            f"{name}{callspec.indices[name] if callspec and name in callspec.indices else ''}"
+            for name, definitions in info.name2fixturedefs.items()
+            if definitions and definitions[-1].scope == "module"
+        )
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(f"{item.path.stem}-{'-'.join(shared)}"))

@@ -232,7 +232,7 @@ asyncio.run(main())
 """,
         "Makefile": "test:\n\tpytest -m 'not redis'\n",
         ".github/workflows/tests.yml": OWN_CI,
-        ".gitignore": "*.egg-info/\nbuild/\n.venv/\n",
+        ".gitignore": "*.egg-info/\nbuild/\n.venv/\n__pycache__/\n",
     },
     own_tests=["python", "-m", "pytest", "-q", "-m", "not redis"],
     install=["-e", ".[test]"],
@@ -260,6 +260,7 @@ requires-python = ">=3.11"
 select = ["ALL"]
 """,
         ".copier-answers.yml": "# Changes here will be overwritten by Copier\n_src_path: gh:company/template\n",
+        ".gitignore": "__pycache__/\n.venv/\n",
         "tox.ini": "[pytest]\naddopts = -ra\ntestpaths = tests\n",
         "requirements-test.txt": "pytest>=8\n",
         "ordersvc/__init__.py": """\

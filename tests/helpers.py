@@ -46,7 +46,8 @@ def render(destination: Path, **answers: object) -> Path:
 
 
 def session_env() -> dict[str, str]:
-    """The environment for nox in a render: our tools first, and every installed Python.
+    """The environment for nox in a render: our tools first, every installed Python, and
+    Python writing bytecode.
 
     pyenv's shims answer `python3.12` even when that version is not selected, and then fail;
     putting each pyenv version's own bin/ ahead of them lets the render's `tests` session find
@@ -54,12 +55,26 @@ def session_env() -> dict[str, str]:
     """
     env = dict(os.environ)
     env.pop("MEMRAY_RESULT_PATH", None)  # pytest-memray of this suite's own run sets it
+    # nox sets these for this suite's own environment: inherited, a render's `uv run` (its
+    # pre-commit hooks) would install the render's dependencies into it.
+    env.pop("UV_PROJECT_ENVIRONMENT", None)
+    env.pop("VIRTUAL_ENV", None)
+    # Python writes bytecode, as on a developer's machine (some CI images forbid it): the
+    # sessions must hold there, the gate's figures above all (a first import compiles, and
+    # compiling allocates), and every run would otherwise compile its imports again.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     extra = [str(Path(sys.executable).parent)]
     pyenv_versions = Path(env.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     extra += [str(path / "bin") for path in sorted(pyenv_versions.glob("3.*"))]
     env["PATH"] = os.pathsep.join([*extra, env.get("PATH", "")])
     env["COLUMNS"] = "200"  # memray and pytest summaries truncate to the terminal width
     return env
+
+
+def installed(versions: list[str]) -> list[str]:
+    """The given Python versions that have an interpreter here (on session_env's PATH)."""
+    path = session_env()["PATH"]
+    return [version for version in versions if shutil.which(f"python{version}", path=path)]
 
 
 def run(

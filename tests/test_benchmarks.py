@@ -1,7 +1,8 @@
 """The benchmarks behind docs/benchmarks.md and docs/ci.md run and report every figure.
 
-One run of each, so the commands the docs give cannot rot unnoticed; the figures themselves are
-for people to read (a timed assertion would fail on a busy machine, not on a slow template).
+One smoke run of each (one run per figure, no warm-up, smaller inputs), so the commands the docs
+give cannot rot unnoticed; the figures themselves are for people to read (a timed assertion
+would fail on a busy machine, not on a slow template).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def run_benchmark(script: str, *args: str) -> str:
 def test_speed_benchmark_reports_each_figure() -> None:
     # memwise itself stands in for the peer: the option is what is checked here.
     output = run_benchmark(
-        "speed.py", "--runs", "1", "--peer", str(TEMPLATE), "--peer-session", "memtest"
+        "speed.py", "--smoke", "--runs", "1", "--peer", str(TEMPLATE), "--peer-session", "memtest"
     )
     seconds = {}
     for figure in SPEED_FIGURES:
@@ -41,7 +42,7 @@ def test_speed_benchmark_reports_each_figure() -> None:
         seconds[figure] = float(found.group(1))
     # The first memtest comes after a render, and resolving is only a part of it.
     assert seconds["time to green"] > seconds["render"] + seconds["resolving alone"]
-    for suite in ("its own suite", "400 generated tests"):
+    for suite in ("its own suite", "40 small tests", "10 service-like tests"):
         assert re.search(rf"^memtest / plain pytest, {suite} +\d+\.\d\d x", output, re.MULTILINE)
     peer = rf"^peer time to green \({re.escape(TEMPLATE.name)}\) .* s"  # the checkout's folder
     assert re.search(peer, output, re.MULTILINE), output
@@ -49,7 +50,9 @@ def test_speed_benchmark_reports_each_figure() -> None:
 
 
 def test_gate_noise_benchmark_counts_failures_on_both_sides() -> None:
-    output = run_benchmark("gate_noise.py", "--runs", "1", "--regressed-runs", "1")
+    output = run_benchmark(
+        "gate_noise.py", "--runs", "1", "--regressed-runs", "1", "--baseline-runs", "1"
+    )
     unchanged = re.search(r"^unchanged code: (\d+) of 1 gate runs failed", output, re.MULTILINE)
     regressed = re.search(
         r"^1% more allocated: (\d+) of 1 gate runs failed, (\d+) named the function",

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from validate_pyproject import api as validate_pyproject
 
-from tests.helpers import TEMPLATE, nox, render, run
+from tests.helpers import TEMPLATE, installed, nox, render, run
 
 COPIER = yaml.safe_load((TEMPLATE / "copier.yml").read_text(encoding="utf-8"))
 
@@ -191,14 +191,34 @@ def covering_subset() -> list[dict[str, str]]:
     return chosen
 
 
+# Each render of the covering subset has one Python (python_min = python_max), so together
+# they run the example service's sessions on every supported Python.
+SCALENE_PYTHONS = {"3.11", "3.12", "3.13", "3.14"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("answers", covering_subset(), ids=label)
 def test_covering_subset_runs_lint_and_memory_sessions_green(tmp_path, answers) -> None:
+    version = answers["python_min"]
+    if not installed([version]):
+        pytest.skip(f"Python {version} not installed (../shared/tools/install-python)")
     project = render(tmp_path / "project", **answers)
-    nox(project, "-s", "lint", "tests", "memtest", "flamegraph", "memgate")
+    # The project's plain `tests` session once (memtest runs the same tests on each Python).
+    own = ["tests"] if answers == covering_subset()[0] else []
+    result = nox(project, "-s", "lint", *own, "memtest", "flamegraph")
+    measured = re.search(
+        rf"memtest passed on Python {version}: (\d+) of (\d+) tests measured", result.stderr
+    )
+    assert measured, result.stderr
+    assert measured[1] == measured[2]  # every test, async ones included
+    assert (project / "reports" / "flamegraph" / "flamegraph.html").is_file()
+    # One measuring run for the baseline: this checks the sessions, not the gate's noise.
+    nox(project, "-s", "baseline", "--", "--runs", "1")
+    assert f"memory gate passed on Python {version}" in nox(project, "-s", "memgate").stderr
     profile = nox(project, "-s", "profile", check=False)
-    if answers["python_min"] == "3.15":  # scalene has no 3.15 wheels: profile says so
+    if version in SCALENE_PYTHONS:
+        assert profile.returncode == 0, profile.stderr
+        assert "Top lines by time" in profile.stdout
+    else:  # scalene has no 3.15 wheels: profile says so
         assert profile.returncode != 0
         assert "scalene 2.4 has wheels only for CPython 3.9-3.14" in profile.stderr
-    else:
-        assert profile.returncode == 0, profile.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import nox, render, run, session_env
+from tests.helpers import installed, nox, render, run
 
 pytestmark = pytest.mark.slow
 
@@ -32,22 +32,6 @@ def assert_self_contained_html(path: Path, *names: str) -> None:
 
 def test_lint_session_passes_on_the_render(project: Path) -> None:
     nox(project, "-s", "lint")
-
-
-def installed(versions: list[str]) -> list[str]:
-    env = session_env()
-    return [v for v in versions if shutil.which(f"python{v}", path=env["PATH"])]
-
-
-def test_tests_session_runs_on_each_installed_python(project: Path) -> None:
-    supported = ["3.11", "3.12", "3.13", "3.14", "3.15"]  # the default range
-    present = installed(supported)
-    if present != supported:
-        missing = sorted(set(supported) - set(present))
-        pytest.skip(f"Python {', '.join(missing)} not installed (../shared/tools/install-python)")
-    output = nox(project, "-s", "tests").stderr
-    ran = re.findall(r"Session tests-(3\.\d+) was successful", output)
-    assert ran == supported, output
 
 
 def test_memtest_passes_and_shows_the_top_allocators(project: Path) -> None:
@@ -160,7 +144,7 @@ def test_sessions_say_so_when_uv_is_missing(project: Path, tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
-def test_pre_commit_hooks_pass_on_the_render(project: Path, tmp_path: Path) -> None:
+def test_pre_commit_hooks_pass_on_the_render(tmp_path: Path) -> None:
     copy = render(tmp_path / "hooks")
     run(["git", "init", "-q"], copy)
     run(["git", "add", "-A"], copy)
@@ -324,28 +308,32 @@ def test_a_missing_memory_python_is_named_with_the_fix(tmp_path: Path) -> None:
 
 ASYNC_LOAD = """\
 import asyncio
-import json
 
 from my_service.cache import BoundedCache
+from my_service.handler import render_report
+from my_service.store import OrderStore
 
 
-async def worker(queue: asyncio.Queue, cache: BoundedCache) -> None:
+async def worker(queue: asyncio.Queue, store: OrderStore, cache: BoundedCache) -> None:
     while True:
-        key = await queue.get()
-        if cache.get(key) is None:
-            cache.put(key, json.dumps([{"key": key, "row": row} for row in range(200)]).encode())
+        customer = await queue.get()
+        if cache.get(customer) is None:
+            cache.put(customer, render_report(store, customer, rows=400))
         queue.task_done()
 
 
 async def main() -> None:
+    store = OrderStore()
+    store.add_orders((number % 300, f"item-{number}", number) for number in range(60_000))
     queue: asyncio.Queue = asyncio.Queue(maxsize=100)
-    cache = BoundedCache(max_entries=500, max_bytes=4 * 1024 * 1024)
-    workers = [asyncio.create_task(worker(queue, cache)) for _ in range(8)]
-    for number in range(30_000):
-        await queue.put(number % 3000)
+    cache = BoundedCache(max_entries=50, max_bytes=1024 * 1024)
+    workers = [asyncio.create_task(worker(queue, store, cache)) for _ in range(8)]
+    for number in range(6_000):
+        await queue.put(number % 300)
     await queue.join()
     for task in workers:
         task.cancel()
+    store.close()
 
 
 asyncio.run(main())
@@ -360,7 +348,9 @@ def test_profile_of_an_asyncio_script_elsewhere_attributes_the_package(project: 
     assert "scalene run -o" in result.stderr
     assert "--no-async" in result.stderr
     profile = json.loads((project / "reports" / "profile" / "profile.json").read_text())
-    assert any(name.endswith("src/my_service/cache.py") for name in profile["files"])
+    # The package does the work (rendering reports from the store), so scalene shows it.
+    package = [name for name in profile["files"] if "src/my_service/" in name]
+    assert package, list(profile["files"])
     shutil.rmtree(script.parent)
 
 

@@ -169,6 +169,19 @@ def test_profile_passes_scalene_options_before_the_script() -> None:
         options.parse_profile_options(["-m", "pkg"])
 
 
+def test_baseline_takes_its_number_of_runs(capsys) -> None:
+    assert options.parse_baseline_runs([], default=3) == 3
+    assert options.parse_baseline_runs(["--runs", "5"], default=3) == 5
+    assert options.parse_baseline_runs(["--runs=1"], default=3) == 1
+    with pytest.raises(options.OptionsError, match="--runs must be 1 or more, not 0"):
+        options.parse_baseline_runs(["--runs", "0"], default=3)
+    with pytest.raises(options.OptionsError, match="unrecognized arguments: main"):
+        options.parse_baseline_runs(["main"], default=3)
+    with pytest.raises(options.HelpShown):
+        options.parse_baseline_runs(["--help"], default=3)
+    assert "here 3)" in capsys.readouterr().out  # the default, from [tool.memwise.gate]
+
+
 def test_sizes_use_pytest_memray_units() -> None:
     assert parse_size("512 MB") == 512 * MIB
     assert parse_size("1.5KB") == 1536

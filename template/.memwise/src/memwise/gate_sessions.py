@@ -15,10 +15,12 @@ from typing import Any
 import nox
 
 from memwise import baseline, gate, gate_reports
-from memwise.environment import install, program_env
+from memwise.environment import compile_bytecode, install, program_env
 from memwise.manifest import Manifest
+from memwise.options import parse_baseline_runs
 from memwise.pytest_runs import keep_failing_captures, memtest_flags, read_manifest, run_pytest
 from memwise.reports import flamegraphs, fresh_folder, listing
+from memwise.sessions import parse
 from memwise.settings import Settings, SettingsError, load
 
 SITES = 30  # call sites of the workload kept per baseline (memray stats -n)
@@ -39,6 +41,7 @@ def measure(session: nox.Session, settings: Settings, reports: Path) -> Measurem
     site), and each budgeted test's peak."""
     figures: dict[str, int] = {}
     stats: dict[str, Any] = {}
+    compile_bytecode(session, settings)
     if settings.workload:
         capture = reports / "workload.bin"
         session.run("memray", "run", "-q", "-f", "-o", str(capture), settings.workload,
@@ -175,10 +178,11 @@ def regression_message(
 
 
 def baseline_session(session: nox.Session, settings: Settings, python: str) -> None:
+    count = parse(session, lambda words: parse_baseline_runs(words, settings.gate_runs))
     install(session, settings)
     runs: list[Measurement] = []
-    for number in range(settings.gate_runs):
-        session.log(f"measuring, run {number + 1} of {settings.gate_runs}")
+    for number in range(count):
+        session.log(f"measuring, run {number + 1} of {count}")
         run = measure(
             session, settings, fresh_folder(settings.root / settings.reports / "baseline")
         )

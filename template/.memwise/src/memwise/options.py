@@ -121,6 +121,22 @@ def parse_profile_options(words: list[str]) -> Options:
     return Options(program, tool_args=words[:start])
 
 
+def parse_baseline_runs(words: list[str], default: int) -> int:
+    """Options of baseline: `--runs N`, measuring runs this once (default: gate.runs)."""
+    parser = _Parser(
+        prog="nox -s baseline --",
+        description="Measure the gate's figures and record their medians and noise.",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=default,
+        help=f"measuring runs, 1 or more (default: [tool.memwise.gate] runs, here {default})",
+    )  # fmt: skip
+    runs: int = parser.parse_args(words).runs
+    if runs < 1:
+        raise OptionsError(f"--runs must be 1 or more, not {runs}\n{parser.format_usage()}")
+    return runs
+
+
 def _leading_options(words: list[str], with_value: set[str]) -> list[str]:
     """The session's own options at the start of words (up to the program)."""
     count = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import nox
 
@@ -31,6 +32,8 @@ from memwise.pytest_runs import (
 )
 from memwise.reports import flamegraphs, fresh_folder, listing, scalene_top_lines
 from memwise.settings import Settings
+
+Parsed = TypeVar("Parsed")
 
 
 def memtest(session: nox.Session, settings: Settings) -> None:
@@ -79,7 +82,7 @@ def workload_program(session: nox.Session, settings: Settings, options: Options)
     return program
 
 
-def parse(session: nox.Session, parser: Callable[[list[str]], Options]) -> Options:
+def parse(session: nox.Session, parser: Callable[[list[str]], Parsed]) -> Parsed:
     """Run an options parser on the session's arguments; --help ends the session there."""
     try:
         options = parser(list(session.posargs))
