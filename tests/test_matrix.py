@@ -1,5 +1,6 @@
-"""Every combination of the choice questions renders a clean project (fast), and a covering
-subset runs its lint and memory sessions green (slow).
+"""Combinations of the choice questions render clean projects: a pairwise set (fast) and every
+combination, with the license in turn, as only its own files read it (slow).
+tests/test_covering.py runs the sessions of a covering subset of them.
 
 The combinations come from copier.yml itself: a new choice question joins the matrix without
 editing this file.
@@ -18,7 +19,7 @@ import pytest
 import yaml
 from validate_pyproject import api as validate_pyproject
 
-from tests.helpers import TEMPLATE, installed, nox, render, run
+from tests.helpers import TEMPLATE, render, run
 
 COPIER = yaml.safe_load((TEMPLATE / "copier.yml").read_text(encoding="utf-8"))
 
@@ -86,6 +87,35 @@ def pairwise() -> list[dict[str, str]]:
     return [*chosen, next(answers for answers in COMBINATIONS if empty_range(answers))]
 
 
+# Answers read by files of their own only, whatever the other answers are (a test below keeps
+# this true): the license, in LICENSE and pyproject.toml's license fields.
+INDEPENDENT = {"license": {"LICENSE.jinja", "pyproject.toml.jinja"}}
+
+
+def every_combination() -> list[dict[str, str]]:
+    """Every combination of the questions whose answers shape files together, each with the
+    independent answers in turn (each independent answer meets every other answer in the
+    pairwise set too): the slow suite renders these."""
+    groups: dict[tuple[str, ...], list[dict[str, str]]] = {}
+    for answers in COMBINATIONS:
+        key = tuple(value for name, value in answers.items() if name not in INDEPENDENT)
+        groups.setdefault(key, []).append(answers)
+    return [group[index % len(group)] for index, group in enumerate(groups.values())]
+
+
+def test_independent_answers_are_read_by_their_own_files_only() -> None:
+    for name, files in INDEPENDENT.items():
+        readers = {
+            path.name
+            for path in (TEMPLATE / "template").rglob("*.jinja")
+            if re.search(rf"(\{{\{{|\{{%)[^}}]*\b{name}\b", path.read_text(encoding="utf-8"))
+        }
+        assert readers == files, f"{name} is read by {readers}: remove it from INDEPENDENT"
+    rotated = every_combination()
+    for name in INDEPENDENT:  # every value still rendered in the slow set
+        assert {answers[name] for answers in rotated} == set(QUESTIONS[name])
+
+
 @pytest.fixture(
     scope="module",
     params=["pairwise", pytest.param("every combination", marks=pytest.mark.slow)],
@@ -96,7 +126,7 @@ def renders(
     """Each combination rendered, or the message copier refused it with."""
     root = tmp_path_factory.mktemp("matrix")
     results: dict[str, tuple[dict, Path | str]] = {}
-    for answers in pairwise() if request.param == "pairwise" else COMBINATIONS:
+    for answers in pairwise() if request.param == "pairwise" else every_combination():
         try:
             results[label(answers)] = (answers, render(root / label(answers), **answers))
         except ValueError as refused:
@@ -169,56 +199,3 @@ def test_files_of_unchosen_options_are_absent_and_chosen_ones_present(renders) -
         path for path in ever_excluded for _, project in rendered(renders) if matches(project, path)
     }
     assert ever_excluded == ever_present  # each optional file appears when its option is chosen
-
-
-def covering_subset() -> list[dict[str, str]]:
-    """Few valid new projects that together use every value of every question.
-
-    (An existing project has no pyproject.toml of memwise's; tests/test_existing.py builds them.)
-    """
-    valid = [a for a in COMBINATIONS if not empty_range(a) and a["project_type"] == "new"]
-    missing = {
-        (name, value)
-        for name, values in QUESTIONS.items()
-        if name != "project_type"
-        for value in values
-    }
-    chosen = []
-    while missing:
-        best = max(valid, key=lambda answers: len(missing & set(answers.items())))
-        chosen.append(best)
-        missing -= set(best.items())
-    return chosen
-
-
-# Each render of the covering subset has one Python (python_min = python_max), so together
-# they run the example service's sessions on every supported Python.
-SCALENE_PYTHONS = {"3.11", "3.12", "3.13", "3.14"}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("answers", covering_subset(), ids=label)
-def test_covering_subset_runs_lint_and_memory_sessions_green(tmp_path, answers) -> None:
-    version = answers["python_min"]
-    if not installed([version]):
-        pytest.skip(f"Python {version} not installed (../shared/tools/install-python)")
-    project = render(tmp_path / "project", **answers)
-    # The project's plain `tests` session once (memtest runs the same tests on each Python).
-    own = ["tests"] if answers == covering_subset()[0] else []
-    result = nox(project, "-s", "lint", *own, "memtest", "flamegraph")
-    measured = re.search(
-        rf"memtest passed on Python {version}: (\d+) of (\d+) tests measured", result.stderr
-    )
-    assert measured, result.stderr
-    assert measured[1] == measured[2]  # every test, async ones included
-    assert (project / "reports" / "flamegraph" / "flamegraph.html").is_file()
-    # One measuring run for the baseline: this checks the sessions, not the gate's noise.
-    nox(project, "-s", "baseline", "--", "--runs", "1")
-    assert f"memory gate passed on Python {version}" in nox(project, "-s", "memgate").stderr
-    profile = nox(project, "-s", "profile", check=False)
-    if version in SCALENE_PYTHONS:
-        assert profile.returncode == 0, profile.stderr
-        assert "Top lines by time" in profile.stdout
-    else:  # scalene has no 3.15 wheels: profile says so
-        assert profile.returncode != 0
-        assert "scalene 2.4 has wheels only for CPython 3.9-3.14" in profile.stderr

@@ -1,0 +1,68 @@
+"""A covering subset of the answers, one render per Python, runs its lint and memory sessions
+green: together they run the example service's memtest, baseline, memgate and profile on every
+supported Python (slow)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.helpers import installed, nox, render
+from tests.test_matrix import COMBINATIONS, QUESTIONS, empty_range, label
+
+pytestmark = pytest.mark.slow
+
+
+def covering_subset() -> list[dict[str, str]]:
+    """Few valid new projects that together use every value of every question.
+
+    (An existing project has no pyproject.toml of memwise's; tests/test_existing.py builds them.)
+    """
+    valid = [a for a in COMBINATIONS if not empty_range(a) and a["project_type"] == "new"]
+    missing = {
+        (name, value)
+        for name, values in QUESTIONS.items()
+        if name != "project_type"
+        for value in values
+    }
+    chosen = []
+    while missing:
+        best = max(valid, key=lambda answers: len(missing & set(answers.items())))
+        chosen.append(best)
+        missing -= set(best.items())
+    return chosen
+
+
+# Each render of the covering subset has one Python (python_min = python_max), so together
+# they run the example service's sessions on every supported Python.
+SCALENE_PYTHONS = {"3.11", "3.12", "3.13", "3.14"}
+
+
+@pytest.mark.parametrize("answers", covering_subset(), ids=label)
+def test_covering_subset_runs_lint_and_memory_sessions_green(tmp_path, answers) -> None:
+    version = answers["python_min"]
+    if not installed([version]):
+        pytest.skip(f"Python {version} not installed (../shared/tools/install-python)")
+    project = render(tmp_path / "project", **answers)
+    # Once: the project's plain `tests` session (memtest runs the same tests on each Python) and
+    # the flamegraph reports (the gate runs the workload under memray on each).
+    once = ["tests", "flamegraph"] if answers == covering_subset()[0] else []
+    result = nox(project, "-s", "lint", "memtest", *once)
+    measured = re.search(
+        rf"memtest passed on Python {version}: (\d+) of (\d+) tests measured", result.stderr
+    )
+    assert measured, result.stderr
+    assert measured[1] == measured[2]  # every test, async ones included
+    if once:
+        assert (project / "reports" / "flamegraph" / "flamegraph.html").is_file()
+    # One measuring run for the baseline: this checks the sessions, not the gate's noise.
+    nox(project, "-s", "baseline", "--", "--runs", "1")
+    assert f"memory gate passed on Python {version}" in nox(project, "-s", "memgate").stderr
+    profile = nox(project, "-s", "profile", check=False)
+    if version in SCALENE_PYTHONS:
+        assert profile.returncode == 0, profile.stderr
+        assert "Top lines by time" in profile.stdout
+    else:  # scalene has no 3.15 wheels: profile says so
+        assert profile.returncode != 0
+        assert "scalene 2.4 has wheels only for CPython 3.9-3.14" in profile.stderr
