@@ -81,6 +81,12 @@ def ignore_in_git(folder: Path) -> None:
         marker.write_text("# written by memwise: nox's environments are not committed\n*\n")
 
 
+# memray's terminal and report interfaces: memray imports textual when it starts, before it
+# tracks anything, and pygments never, so a measured run imports them only for a project that
+# uses them itself. They are most of what compiling a fresh environment costs.
+TOOL_ONLY_PACKAGES = ("pygments", "textual")
+
+
 def compile_bytecode(session: nox.Session, settings: Settings) -> None:
     """Write the bytecode of the environment's packages and the project's code, so that every
     measuring run imports the same way.
@@ -99,8 +105,13 @@ def compile_bytecode(session: nox.Session, settings: Settings) -> None:
     ]
     toolkit = settings.root / ".memwise" / "src"
     folders += [session.virtualenv.location, *([str(toolkit)] if toolkit.is_dir() else [])]
+    declared = str(
+        [settings.project.get("project", {}), settings.project.get("dependency-groups", {})]
+    ).lower()
+    tools = [name for name in TOOL_ONLY_PACKAGES if name not in declared]
+    exclude = ["-x", rf"site-packages[\\/]({'|'.join(tools)})[\\/]"] if tools else []
     # A file that does not compile (test data, say) is the project's business: exit code 1.
-    session.run("python", "-m", "compileall", "-q", "-j", "0", *folders, silent=True,
+    session.run("python", "-m", "compileall", "-q", "-j", "0", *exclude, *folders, silent=True,
                 success_codes=[0, 1])  # fmt: skip
 
 
