@@ -105,10 +105,11 @@ def compile_bytecode(session: nox.Session, settings: Settings) -> None:
     ]
     toolkit = settings.root / ".memwise" / "src"
     folders += [session.virtualenv.location, *([str(toolkit)] if toolkit.is_dir() else [])]
-    declared = str(
+    # Named anywhere in the project's dependencies (or extras, or groups): compiled as well.
+    dependencies = str(
         [settings.project.get("project", {}), settings.project.get("dependency-groups", {})]
     ).lower()
-    tools = [name for name in TOOL_ONLY_PACKAGES if name not in declared]
+    tools = [name for name in TOOL_ONLY_PACKAGES if name not in dependencies]
     exclude = ["-x", rf"site-packages[\\/]({'|'.join(tools)})[\\/]"] if tools else []
     # A file that does not compile (test data, say) is the project's business: exit code 1.
     session.run("python", "-m", "compileall", "-q", "-j", "0", *exclude, *folders, silent=True,
