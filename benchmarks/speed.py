@@ -98,14 +98,14 @@ def test_a_customer_report_round_trips(customer: int) -> None:
     db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer INTEGER, amount INTEGER)")
     db.executemany(
         "INSERT INTO orders (customer, amount) VALUES (?, ?)",
-        ((number % 50, number) for number in range(20_000)),
+        ((number % 50, number) for number in range(60_000)),
     )
     rows = db.execute(
         "SELECT id, amount FROM orders WHERE customer = ?", (customer % 50,)
     ).fetchall()
     db.close()
     report = json.loads(json.dumps([{"id": key, "amount": amount} for key, amount in rows]))
-    assert len(report) == 400
+    assert len(report) == 1200
 """
 
 
