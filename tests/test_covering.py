@@ -38,9 +38,10 @@ def covering_subset() -> list[dict[str, str]]:
 # they run the example service's sessions on every supported Python.
 SCALENE_PYTHONS = {"3.11", "3.12", "3.13", "3.14"}
 OLDEST, NEWEST = QUESTIONS["python_min"][0], QUESTIONS["python_max"][-1]
+COVERING = covering_subset()
 
 
-@pytest.mark.parametrize("answers", covering_subset(), ids=label)
+@pytest.mark.parametrize("answers", COVERING, ids=label)
 def test_covering_subset_runs_lint_and_memory_sessions_green(tmp_path, answers) -> None:
     version = answers["python_min"]
     if not installed([version]):
@@ -50,7 +51,7 @@ def test_covering_subset_runs_lint_and_memory_sessions_green(tmp_path, answers) 
     # the flamegraph reports (the gate runs the workload under memray on each). Lint on the
     # oldest and the newest Python, the ends of the range over which ruff's and mypy's
     # version-dependent checks change.
-    once = ["tests", "flamegraph"] if answers == covering_subset()[0] else []
+    once = ["tests", "flamegraph"] if answers == COVERING[0] else []
     lint = ["lint"] if version in (OLDEST, NEWEST) else []
     result = nox(project, "-s", *lint, "memtest", *once)
     measured = re.search(
