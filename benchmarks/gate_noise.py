@@ -1,11 +1,13 @@
-"""Noise and sensitivity of the memory gate, measured on a default render.
+"""Noise and sensitivity of the memory gate, per kind of figure.
 
-Run it with `nox -s benchmark -- gate` (or `python benchmarks/gate_noise.py --runs 50`). It
-records a baseline (`nox -s baseline`: each figure measured three times), runs
-`nox -s memgate` repeatedly on unchanged code and prints, per figure, the largest deviation
-from the baseline; then it adds 1% to the workload's total allocated, in a function of its
-own, and counts how often the gate fails and how often its message names that function. The
-figures and the method are in docs/ci.md.
+Run it with `nox -s benchmark -- gate` (or `python benchmarks/gate_noise.py --runs 50`). On a
+default render (or, with `--project cachelib`, on an existing-project fixture of the suite) it
+records a baseline (`nox -s baseline`, five measuring runs by default), runs `nox -s memgate`
+repeatedly on unchanged code and counts the runs that failed, with each figure's largest
+deviation from the baseline. Then, on the example, for each kind of figure (the workload's
+peak and total allocated, a small and a large test's peak) and each growth asked for (2% by
+default), it grows that figure alone (tests/growth.py) and counts how often the gate fails
+and names the figure. docs/ci.md quotes the results.
 """
 
 from __future__ import annotations
@@ -13,66 +15,133 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+
+import copier
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "template" / ".memwise" / "src"))
-from tests.helpers import nox, render  # the tests' way to render and run nox
-from tests.test_gate import grow_workload_by_one_percent  # the same 1% the suite injects
+from tests import growth  # the suite's injections
+from tests.existing_projects import PROJECTS  # the suite's existing-project fixtures
+from tests.helpers import nox, render, template_source
+
+KINDS: dict[str, tuple[str, Callable[[Path, int], None]]] = {
+    "workload peak": ("workload peak", growth.grow_workload_peak),
+    "workload total": ("workload total allocated", growth.grow_workload_total),
+    "small test peak": (
+        growth.SMALL_TEST_FIGURE,
+        lambda project, size: growth.grow_test_peak(project, growth.SMALL_TEST, size),
+    ),
+    "large test peak": (
+        growth.LARGE_TEST_FIGURE,
+        lambda project, size: growth.grow_test_peak(project, growth.LARGE_TEST, size),
+    ),
+}
+NOXFILE_LINES = '\nimport sys\n\nsys.path.insert(0, ".memwise/src")\nimport memwise.nox_sessions  # noqa: F401\n'
+
+
+def git(project: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
+    return subprocess.run(command, cwd=project, check=True, capture_output=True, text=True).stdout
 
 
 def figures_of(path: Path) -> dict[str, int]:
     """The figures of the one environment in a baseline file."""
     (table,) = tomllib.loads(path.read_text())["environments"].values()
-    return table["figures"]
+    return dict(table["figures"])
+
+
+def make_project(name: str, work: Path) -> Path:
+    """The example render, or an existing-project fixture with memwise added to it."""
+    if name == "example":
+        project = render(work / "my-service")
+    else:
+        fixture = next(p for p in PROJECTS if p.name == name)
+        project = fixture.write(work / name)
+        copier.run_copy(str(template_source()), project, data={"project_type": "existing"},
+                        defaults=True, quiet=True, unsafe=False)  # fmt: skip
+        if fixture.has_noxfile:
+            with (project / "noxfile.py").open("a", encoding="utf-8") as noxfile:
+                noxfile.write(NOXFILE_LINES)
+        if fixture.memwise_settings:
+            with (project / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
+                pyproject.write(f"\n[tool.memwise]\n{fixture.memwise_settings}")
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "start")
+    return project
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50, help="gate runs on unchanged code")
-    parser.add_argument("--regressed-runs", type=int, default=10, help="gate runs after growth")
+    parser.add_argument("--regressed-runs", type=int, default=10, help="gate runs per growth")
+    parser.add_argument("--growths", default="2", help="growths in percent, e.g. 1,2")
     parser.add_argument(
-        "--baseline-runs", type=int, default=3,
-        help="measuring runs of the baseline (`nox -s baseline -- --runs N`; the default's is 3)",
+        "--baseline-runs", type=int, default=5, help="measuring runs of the baseline"
+    )
+    parser.add_argument(
+        "--project", default="example", choices=["example", *(p.name for p in PROJECTS)],
+        help="the default render, or an existing-project fixture (unchanged runs only)",
     )  # fmt: skip
     args = parser.parse_args()
+    growths = [float(g) for g in args.growths.split(",") if g]
     work = Path(tempfile.mkdtemp(prefix="memwise-gate-"))
-    durations = []
+    durations: list[float] = []
+    results: list[str] = []
     try:
-        project = render(work / "my-service")
+        project = make_project(args.project, work)
         nox(project, "-s", "baseline", "--", "--runs", str(args.baseline_runs))
+        git(project, "add", "-A")
+        git(project, "commit", "-q", "-m", "baseline")
         baseline = figures_of(project / "memory-baseline.toml")
         deviation = dict.fromkeys(baseline, 0.0)
         failures = 0
-        for _ in range(args.runs):
+        for number in range(args.runs):
             started = time.perf_counter()
             result = nox(project, "-R", "-s", "memgate", check=False)
             durations.append(time.perf_counter() - started)
             failures += result.returncode != 0
+            if result.returncode != 0:
+                print(f"unchanged run {number + 1} failed:\n{result.stderr[-3000:]}", flush=True)
             measured = figures_of(project / "reports" / "memgate" / "memory-baseline.toml")
             for name, size in measured.items():
-                change = abs(size - baseline[name]) / baseline[name]
-                deviation[name] = max(deviation[name], change)
-        grow_workload_by_one_percent(project)
-        caught = named = 0
-        for _ in range(args.regressed_runs):
-            result = nox(project, "-R", "-s", "memgate", check=False)
-            caught += result.returncode != 0
-            named += "distinctive_growth_of_one_percent" in result.stderr
+                if baseline.get(name):
+                    change = abs(size - baseline[name]) / baseline[name]
+                    deviation[name] = max(deviation[name], change)
+        if args.project == "example":
+            for kind, (figure, grow) in KINDS.items():
+                for percent in growths:
+                    git(project, "checkout", "-q", "--", ".")
+                    grow(project, int(baseline[figure] * percent / 100))
+                    caught = named = 0
+                    for _ in range(args.regressed_runs):
+                        result = nox(project, "-R", "-s", "memgate", check=False)
+                        caught += result.returncode != 0
+                        named += f"{figure}: " in result.stderr.split("memory regression", 1)[-1]
+                    results.append(
+                        f"  {kind:16} {baseline[figure] / 2**20:8.2f} MiB  +{percent:g}%: failed "
+                        f"{caught} of {args.regressed_runs} runs, named it {named} times"
+                    )
+            git(project, "checkout", "-q", "--", ".")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nunchanged code: {failures} of {args.runs} gate runs failed")
+    print(f"\nproject: {args.project}; baseline of {args.baseline_runs} runs")
+    print(f"unchanged code: {failures} of {args.runs} gate runs failed")
     print(f"gate run (nox -R -s memgate), median: {statistics.median(durations):.1f} s")
-    print("largest deviation from the baseline, per figure:")
+    print("largest deviation from the baseline, per figure (figures of 1 MiB or more marked *):")
     for name, change in sorted(deviation.items()):
-        print(f"  {change:8.3%}  {name}")
-    print(f"1% more allocated: {caught} of {args.regressed_runs} gate runs failed, "
-          f"{named} named the function")  # fmt: skip
+        star = "*" if baseline[name] >= 2**20 else " "
+        print(f"  {change:8.3%} {star} {baseline[name] / 2**20:9.2f} MiB  {name}")
+    if results:
+        print("growth of one figure at a time:")
+        print("\n".join(results))
     return 0
 
 

@@ -73,3 +73,18 @@ def test_an_invalid_answer_is_refused_at_the_prompt_and_asked_again(tmp_path: Pa
     assert "Validation error for question 'project_name': project_name 'bad name'" in shown
     answers = yaml.safe_load((destination / ".copier-answers.memwise.yml").read_text())
     assert answers["project_name"] == "good-name"
+
+
+DOWN, UP = b"\x1b[B", b"\x1b[A"
+
+
+def test_python_max_older_than_python_min_cannot_be_chosen_at_the_prompt(tmp_path: Path) -> None:
+    destination = tmp_path / "range"
+    # project type, name, package, description, author, email: their defaults; python_min:
+    # 3.14 (three down from 3.11); python_max: three up from 3.15, which would be 3.12.
+    keystrokes = [b"\r"] * 6 + [DOWN * 3 + b"\r", UP * 3 + b"\r"]
+    answer_in_terminal(destination, keystrokes)
+    answers = yaml.safe_load((destination / ".copier-answers.memwise.yml").read_text())
+    assert answers["python_min"] == "3.14"
+    # The older choices are disabled: the cursor stops at 3.14 (it took 3.12 before).
+    assert answers["python_max"] in {"3.14", "3.15"}, answers

@@ -274,14 +274,14 @@ def test_memtest_keeps_long_ids_measures_unittest_and_applies_the_default_budget
     assert (fills["outcome"], fills["measured_by"]) == ("failed", "memwise")
     assert "CacheTest::test_fills_the_cache is using" in result.stdout
     assert tests["tests/test_extra.py::CacheTest::test_small"]["outcome"] == "passed"
-    assert "2 test(s) failed on Python" in result.stderr
+    assert "2 test(s) went over their memory budget on Python" in result.stderr
     assert "WITHOUT memory tracking" not in result.stderr
 
 
 def test_a_pytest_usage_error_is_reported_as_one(project: Path) -> None:
     result = nox(project, "-R", "-s", "memtest", "--", "--no-such-option", check=False)
     assert result.returncode != 0
-    assert "pytest reported a usage error (exit code 4)" in result.stderr
+    assert "pytest refused its arguments (a usage error, exit code 4)" in result.stderr
     assert "failed on Python" not in result.stderr
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from memwise import options, pythons, settings
+from memwise import options, pythons, run_endings, settings, sizes
 from memwise.manifest import Manifest, TestRecord
 from memwise.sizes import MIB, parse_size
 from memwise.tracking import CAPTURES_VARIABLE, track_memory
@@ -126,6 +126,11 @@ def test_supported_pythons_come_from_classifiers_else_requires_python() -> None:
     assert pythons.supported_pythons(project(requires=">=3.12")) == ["3.12", "3.13", "3.14", "3.15"]
     assert pythons.supported_pythons(project(requires=">=3.10,<3.13")) == ["3.10", "3.11", "3.12"]
     assert pythons.supported_pythons(project()) == []
+    # A uv application pinned to one Python: never a memory Python outside its own range.
+    assert pythons.supported_pythons(project(requires="==3.14.*")) == ["3.14"]
+    assert pythons.memory_python(project(requires="==3.14.*"), None) == "3.14"
+    # Classifiers that requires-python rules out are not supported either.
+    assert pythons.supported_pythons(project(["3.8", "3.11"], requires=">=3.9")) == ["3.11"]
 
 
 def test_one_memory_python_newest_with_memray_unless_configured() -> None:
@@ -363,3 +368,276 @@ def test_plugin_manifest_is_complete_with_xdist_workers(pytester, monkeypatch) -
     long_id = next(nodeid for nodeid in tests if "x" * 300 in nodeid)
     assert tests[long_id].outcome == "failed"
     assert Path(tests[long_id].capture or "").is_file()
+
+
+# --- markers, sizes and every ending of a run told apart ---------------------------------------
+
+SIZES = ["512 MB", "512 mb", "1.5KB", ".5 GB", "+3 MB", "12 MBytes", "1 PB", "7B", "0 B",
+         "24M", "1 MiB", "lots", " 1 MB", "MB", "-1 MB", "1,5 MB", "", "1e3 MB"]  # fmt: skip
+
+
+def test_sizes_are_read_exactly_as_pytest_memray_reads_them() -> None:
+    from pytest_memray.utils import parse_memory_string
+
+    for text in SIZES:
+        try:
+            expected: int | None = int(parse_memory_string(text))
+        except ValueError:
+            expected = None
+        try:
+            got: int | None = parse_size(text)
+        except ValueError:
+            got = None
+        assert got == expected, text
+    with pytest.raises(ValueError, match="is not a size"):
+        parse_size(24)  # a number without a unit: pytest-memray would crash on it
+
+
+BAD_MARKERS = """
+import unittest
+import pytest
+
+
+@pytest.mark.limit_memory("24M")
+def test_unit_it_cannot_read():
+    pass
+
+
+@pytest.mark.limit_leaks
+def test_bare_limit_leaks():
+    pass
+
+
+@pytest.mark.limit_memory("1 MB", current_thread=True)
+def test_misspelt_argument():
+    pass
+
+
+@pytest.mark.limit_memory("1 MB")
+@pytest.mark.limit_leaks("1 MB")
+def test_two_markers():
+    pass
+
+
+@pytest.mark.limit_memory("64 MB")
+def test_fine():
+    pass
+
+
+class Leaky(unittest.TestCase):
+    @pytest.mark.limit_leaked_objects()
+    def test_objects(self):
+        pass
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_markers_pytest_memray_cannot_use_stop_the_run_before_any_test(
+    pytester: pytest.Pytester, monkeypatch, workers: list[str]
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    pytester.makepyfile(test_marks=BAD_MARKERS)
+    manifest_path = pytester.path / "manifest.json"
+    result = pytester.runpytest_subprocess(
+        "-p", "memwise.pytest_plugin", "--memray", f"--memwise-manifest={manifest_path}", *workers
+    )
+    assert result.ret != 0
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    manifest = Manifest.read(manifest_path)
+    assert manifest.tests == []  # no test ran
+    ((kind, message),) = [(p.kind, p.message) for p in manifest.problems]
+    assert kind == "markers"
+    lines = message.splitlines()[1:]
+    expected = [
+        (
+            "  test_marks.py::test_unit_it_cannot_read: @pytest.mark.limit_memory: '24M' is not "
+            f"a size pytest-memray reads ({sizes.ACCEPTED}); write "
+            'limit_memory("24 MB", current_thread_only=False)'
+        ),
+        (
+            "  test_marks.py::test_bare_limit_leaks: @pytest.mark.limit_leaks: needs a size; "
+            'write limit_leaks("1 MB", filter_fn=None, current_thread_only=False)'
+        ),
+        (
+            "  test_marks.py::test_misspelt_argument: @pytest.mark.limit_memory: unknown "
+            'argument(s) current_thread; write limit_memory("24 MB", current_thread_only=False)'
+        ),
+        (
+            "  test_marks.py::test_two_markers: has limit_leaks and limit_memory: pytest-memray "
+            "takes one memory marker per test"
+        ),
+        (
+            "  test_marks.py::Leaky::test_objects: @pytest.mark.limit_leaked_objects is not "
+            "enforced on a unittest.TestCase method (memray tracks object lifetimes only around "
+            "a test function): write the test as a function, or use limit_leaks"
+        ),
+    ]
+    assert lines == expected
+    assert run_endings.problem(manifest, result.ret).startswith("a usage error: memwise: memory")
+
+
+BROKEN_SUITE = {
+    "test_syntax": "def test_x(:\n    pass\n",
+    "test_imports": "import no_such_module_here\n\ndef test_y():\n    pass\n",
+    "test_fine": "def test_z():\n    pass\n",
+}
+
+
+def test_collection_errors_name_each_file(pytester: pytest.Pytester, monkeypatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    pytester.makepyfile(**BROKEN_SUITE)
+    manifest_path = pytester.path / "manifest.json"
+    result = pytester.runpytest_subprocess(
+        "-p", "memwise.pytest_plugin", "--memray", f"--memwise-manifest={manifest_path}"
+    )
+    manifest = Manifest.read(manifest_path)
+    assert {(p.kind, Path(p.where).name) for p in manifest.problems} == {
+        ("collection", "test_syntax.py"),
+        ("collection", "test_imports.py"),
+    }
+    assert [t.nodeid for t in manifest.tests] == []  # pytest stops on collection errors
+    problem = run_endings.problem(manifest, result.ret)
+    assert problem is not None
+    assert problem.startswith("pytest could not collect 2 file(s); no test was run:")
+    assert "test_syntax.py: SyntaxError" in problem
+    assert "test_imports.py: ModuleNotFoundError: No module named 'no_such_module_here'" in problem
+
+
+def test_a_conftest_that_does_not_import_is_named(pytester: pytest.Pytester, monkeypatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    pytester.makeconftest("import openai_that_changed\n")
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    manifest_path = pytester.path / "manifest.json"
+    result = pytester.runpytest_subprocess(
+        "-p", "memwise.pytest_plugin", "--memray", f"--memwise-manifest={manifest_path}"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    problem = run_endings.problem(Manifest.read(manifest_path), result.ret)
+    assert problem is not None
+    assert problem.startswith("the project could not be imported: ")
+    assert (
+        "conftest.py raised ModuleNotFoundError: No module named 'openai_that_changed'" in problem
+    )
+    assert "usage error" not in problem
+
+
+UNITTEST_SUITE = """
+import threading
+import unittest
+
+import pytest
+
+KEPT = []
+
+
+def keep_only_this_file(stack):
+    return any(frame.filename.endswith("test_cases.py") for frame in stack.frames)
+
+
+class Cases(unittest.TestCase):
+    @pytest.mark.limit_leaks("1 MB")
+    def test_leaks_four_mib(self):
+        KEPT.append(bytearray(4 * 1024 * 1024))
+
+    @pytest.mark.limit_leaks("1 MB", filter_fn=keep_only_this_file)
+    def test_frees_what_it_allocates(self):
+        data = bytearray(4 * 1024 * 1024)
+        del data
+
+    @pytest.mark.limit_memory("4 MB", current_thread_only=True)
+    def test_a_thread_allocates_much_the_test_little(self):
+        worker = threading.Thread(target=lambda: bytearray(16 * 1024 * 1024))
+        worker.start()
+        worker.join()
+
+    @pytest.mark.limit_memory("4 MB")
+    def test_over_its_budget(self):
+        self.data = bytearray(12 * 1024 * 1024)
+
+    def test_fails_an_assertion(self):
+        self.assertEqual(1, 2)
+
+
+@pytest.mark.limit_memory("4 MB")
+def test_function_over_its_budget():
+    data = bytearray(12 * 1024 * 1024)
+    assert data
+"""
+
+
+@pytest.mark.parametrize("tracking", [["--memray"], []], ids=["memray", "markers-only"])
+def test_unittest_methods_are_held_to_their_markers_like_functions(
+    pytester: pytest.Pytester, monkeypatch, tracking: list[str]
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    pytester.makepyfile(test_cases=UNITTEST_SUITE)
+    manifest_path = pytester.path / "manifest.json"
+    result = pytester.runpytest_subprocess(
+        "-p", "memwise.pytest_plugin", f"--memwise-manifest={manifest_path}", *tracking
+    )
+    tests = {t.nodeid.split("::")[-1]: t for t in Manifest.read(manifest_path).tests}
+    outcome = {name: (t.outcome, t.failure) for name, t in tests.items()}
+    assert outcome == {
+        "test_leaks_four_mib": ("failed", "memory"),
+        "test_frees_what_it_allocates": ("passed", None),
+        "test_a_thread_allocates_much_the_test_little": ("passed", None),
+        "test_over_its_budget": ("failed", "memory"),
+        "test_fails_an_assertion": ("failed", "error"),
+        "test_function_over_its_budget": ("failed", "memory"),
+    }
+    assert "Cases::test_leaks_four_mib leaked 4.00 MiB" in result.stdout.str()
+    threaded = tests["test_a_thread_allocates_much_the_test_little"]
+    assert threaded.peak_bytes is not None
+    assert threaded.peak_bytes < 4 * MIB  # its own thread's figure, as its budget
+
+
+# The ends of the pytest-memray range memwise reads (.memwise/pyproject.toml), with the oldest
+# pytest each supports; and one release outside it.
+PYTEST_MEMRAY_ENDS = [("1.8.0", "pytest==7.4.*"), ("1.11.0", "pytest>=8")]
+
+
+def environment_with(tmp_path: Path, pytest_memray: str, pytest_pin: str) -> Path:
+    """A fresh environment with that pytest-memray and the toolkit (without its own pins)."""
+    uv = str(Path(sys.executable).parent / "uv")
+    venv = tmp_path / f"pytest-memray-{pytest_memray}"
+    subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True)
+    python = venv / "bin" / "python"
+    packages = [f"pytest-memray=={pytest_memray}", pytest_pin, "memray>=1.20", "pytest-xdist"]
+    subprocess.run([uv, "pip", "install", "-q", "-p", str(python), *packages], check=True)
+    subprocess.run([uv, "pip", "install", "-q", "-p", str(python), "--no-deps", "-e", str(TOOLKIT)],
+                   check=True)  # fmt: skip
+    return python
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("pytest_memray", "pytest_pin"), PYTEST_MEMRAY_ENDS)
+def test_the_plugin_reads_both_ends_of_the_pytest_memray_range(
+    tmp_path: Path, pytest_memray: str, pytest_pin: str
+) -> None:
+    python = environment_with(tmp_path, pytest_memray, pytest_pin)
+    (tmp_path / "test_suite.py").write_text(SUITE)
+    manifest_path = tmp_path / "manifest.json"
+    result = subprocess.run(
+        [str(python), "-m", "pytest", "-o", f"cache_dir={tmp_path / 'cache'}", "--memray",
+         f"--memray-bin-path={tmp_path / 'captures'}", f"--memwise-manifest={manifest_path}",
+         "--memwise-default-limit=4 MB", str(tmp_path / "test_suite.py")],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout[-3000:]
+    tests = {t.nodeid.split("::")[-1]: t for t in Manifest.read(manifest_path).tests}
+    long = next(t for name, t in tests.items() if "x" * 300 in name)
+    assert (long.outcome, long.failure, long.measured_by) == ("failed", "memory", "pytest-memray")
+    assert long.peak_bytes is not None
+    assert long.peak_bytes >= 8 * MIB
+    assert Path(long.capture or "").is_file()
+    assert tests["test_small"].measured_by == "pytest-memray"
+
+
+@pytest.mark.slow
+def test_a_pytest_memray_outside_the_range_is_named(tmp_path: Path) -> None:
+    python = environment_with(tmp_path, "1.7.0", "pytest==7.4.*")
+    (tmp_path / "test_one.py").write_text("def test_one():\n    pass\n")
+    result = subprocess.run([str(python), "-m", "pytest", "-o", f"cache_dir={tmp_path / 'cache'}"],
+                            cwd=tmp_path, capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "memwise reads pytest-memray 1.8 to 1.11; this environment has 1.7" in result.stderr

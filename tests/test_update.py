@@ -58,8 +58,8 @@ def release_1_1(repo: Path) -> None:
 def release_2_0(repo: Path) -> None:
     edit(repo / "copier.yml", "# Computed values: never asked",
          "gate_relative:\n  type: float\n  help: Relative tolerance of the memory gate\n"
-         "  default: 0.005\n\n# Computed values: never asked")  # fmt: skip
-    edit(repo / "template" / "pyproject.toml.jinja", "relative = 0.005",
+         "  default: 0.01\n\n# Computed values: never asked")  # fmt: skip
+    edit(repo / "template" / "pyproject.toml.jinja", "relative = 0.01",
          "relative = {{ gate_relative }}")  # fmt: skip
 
 
@@ -219,7 +219,7 @@ def test_new_question_keeps_old_output_with_defaults_and_takes_data(
     after = tree(defaults)
     changed = {name for name in before if before[name] != after.get(name)}
     assert changed == {".copier-answers.memwise.yml"}
-    assert "gate_relative: 0.005" in (defaults / ".copier-answers.memwise.yml").read_text()
+    assert "gate_relative: 0.01" in (defaults / ".copier-answers.memwise.yml").read_text()
 
     chosen = copy_at(template_repo, "1.1.0", tmp_path / "chosen")
     update_to(chosen, "2.0.0", gate_relative=0.1)

@@ -8,4 +8,4 @@ Settings come from ``[tool.memwise]`` in the project's pyproject.toml (``memwise
 memwise owns this package: ``copier update`` brings its fixes; edit your settings instead.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -29,6 +29,13 @@ HEADER = """\
 # One table per environment (figures differ between Pythons and platforms); sizes in bytes,
 # MiB in the comments. Tolerance: [tool.memwise.gate] in pyproject.toml.
 """
+# How the figures were measured; figures measured another way are not comparable, and the gate
+# asks for a new baseline instead of comparing them. memwise 0.2 measured under pymalloc.
+METHOD = "PYTHONMALLOC=malloc"
+
+
+class BaselineError(Exception):
+    """A baseline file that cannot be read; the message names the file, the line and the fix."""
 
 
 def environment(python: str) -> str:
@@ -44,27 +51,51 @@ class Record:
     noise: dict[str, int] = field(default_factory=dict)
     sites: dict[str, int] = field(default_factory=dict)
     runs: int = 1
+    method: str = METHOD
 
 
 def parse(text: str) -> dict[str, Any]:
     """A baseline file's data (of any version of the file, e.g. from git history)."""
-    return tomllib.loads(text)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise BaselineError(f"not valid TOML: {error}") from error
 
 
 def read(path: Path) -> dict[str, Record]:
-    """Every environment's record; none for a missing file."""
+    """Every environment's record; none for a missing file; BaselineError for a broken one."""
     if not path.is_file():
         return {}
-    data = parse(path.read_text(encoding="utf-8"))
-    return {
-        name: Record(
-            figures=dict(table.get("figures", {})),
-            noise=dict(table.get("noise", {})),
-            sites=dict(table.get("sites", {})),
-            runs=int(table.get("runs", 1)),
-        )
-        for name, table in data.get("environments", {}).items()
-    }
+    fix = (
+        f"fix it, or record it again with `nox -s baseline` (git checkout {path.name} restores it)"
+    )
+    try:
+        data = parse(path.read_text(encoding="utf-8"))
+    except (BaselineError, UnicodeDecodeError) as error:
+        raise BaselineError(f"{path} is {error}; {fix}") from error
+    environments = data.get("environments", {})
+    if not isinstance(environments, dict):
+        raise BaselineError(f"{path}: [environments] must be a table; {fix}")
+    return {name: _record(path, name, table, fix) for name, table in environments.items()}
+
+
+def _record(path: Path, name: str, table: object, fix: str) -> Record:
+    where = f"{path}, [environments.{json.dumps(name)}]"
+    if not isinstance(table, dict):
+        raise BaselineError(f"{where} must be a table; {fix}")
+    parts = {}
+    for key in ("figures", "noise", "sites"):
+        values = table.get(key, {})
+        if not isinstance(values, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values.values()
+        ):
+            raise BaselineError(f"{where}.{key}: every value must be a size in bytes; {fix}")
+        parts[key] = dict(values)
+    runs = table.get("runs", 1)
+    if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
+        raise BaselineError(f"{where}: runs must be a whole number of at least 1; {fix}")
+    method = table.get("method", "pymalloc")
+    return Record(parts["figures"], parts["noise"], parts["sites"], runs, str(method))
 
 
 def text(records: dict[str, Record]) -> str:
@@ -77,6 +108,7 @@ def text(records: dict[str, Record]) -> str:
     for name, record in sorted(records.items()):
         env = json.dumps(name)
         lines += ["", f"[environments.{env}]", f"runs = {record.runs}"]
+        lines += [f"method = {json.dumps(record.method)}"]
         for table, values in (("figures", record.figures), ("noise", record.noise),
                               ("sites", record.sites)):  # fmt: skip
             lines += ["", f"[environments.{env}.{table}]"]

@@ -6,11 +6,13 @@ the environment variables of the project's programs.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import nox
 
+from memwise.locks import LockError, find_lock, read_lock
 from memwise.settings import Settings
 
 
@@ -19,13 +21,54 @@ def require_python(session: nox.Session, version: str | None, purpose: str) -> N
     require_memory_tools(session)  # first: on Windows, that is the reason
     if version is None:
         session.error(purpose)
-    if session.python is False:  # declared without an interpreter: it is not installed here
-        session.error(
-            f"`{session.name}` runs on Python {version} ({purpose}), which is not installed "
-            f"here. Install it (`uv python install {version}`, pyenv, or python.org), or set "
-            'memory-python = "3.X" in [tool.memwise] of pyproject.toml to a version you have.'
-        )
+    if session.python is False:  # declared without an interpreter: none runs here
+        session.error(missing_python_message(session.name, version, purpose))
+    require_interpreter(session, version)
     session.log(f"{session.name} runs on Python {version} ({purpose})")
+
+
+def missing_python_message(name: str, version: str, purpose: str) -> str:
+    """Why the session has no interpreter, and the ways to get one."""
+    shim = shutil.which(f"python{version}")
+    found = (
+        f"`python{version}` on PATH ({shim}) does not start as Python {version}: a pyenv shim "
+        f"of a version pyenv does not select? (`pyenv global <its 3.X.Y> {sys.version_info.major}.{sys.version_info.minor}` "
+        "selects several). "
+        if shim
+        else ""
+    )
+    return (
+        f"`{name}` runs on Python {version} ({purpose}), which is not installed here. {found}"
+        f"Install it (`uv python install {version}`, which downloads from GitHub; where that is "
+        "unreachable, pyenv, your system's packages or python.org), or set "
+        'memory-python = "3.X" in [tool.memwise] of pyproject.toml to a version you have.'
+    )
+
+
+def require_interpreter(session: nox.Session, version: str) -> None:
+    """Stop when the session's environment runs another Python than it must: an environment
+    reused with -R may have been made by another interpreter, and its figures would be filed
+    under the wrong Python."""
+    running = environment_python(Path(session.virtualenv.location))
+    if running is not None and running != version.rstrip("t"):
+        session.error(
+            f"`{session.name}`'s environment ({session.virtualenv.location}) runs Python "
+            f"{running}, not {version}: it was made by another interpreter. Run the session "
+            "once without -R/--reuse-existing-virtualenvs, and nox makes it again"
+        )
+
+
+def environment_python(location: Path) -> str | None:
+    """The Python version ("3.15") an environment was made with, from its pyvenv.cfg."""
+    config = location / "pyvenv.cfg"
+    if not config.is_file():
+        return None
+    values = {
+        key.strip(): value.strip()
+        for key, _, value in (line.partition("=") for line in config.read_text().splitlines())
+    }
+    found = values.get("version_info") or values.get("version") or ""
+    return ".".join(found.split(".")[:2]) or None
 
 
 def require_memory_tools(session: nox.Session) -> None:
@@ -51,8 +94,9 @@ def install(session: nox.Session, settings: Settings, *, profile: bool = False) 
 
     A project that lists memwise in a dependency group gets everything from its lock with
     ``uv sync``; any other project gets its own test dependencies (groups, extras,
-    requirements files) and the toolkit from ``.memwise`` with ``uv pip install``, which
-    writes nothing into the project.
+    requirements files, a poetry or pdm test group) and the toolkit from ``.memwise`` with
+    ``uv pip install``, which writes nothing into the project, constrained to the versions its
+    lock file pins (``memwise.locks``).
     """
     ignore_in_git(Path(session.virtualenv.location).parent)
     group = settings.profile_group if profile else settings.memory_group
@@ -70,7 +114,29 @@ def install(session: nox.Session, settings: Settings, *, profile: bool = False) 
     groups = [f"--group={group}" for group in settings.test_groups]
     requirements = [arg for name in settings.test_requirements for arg in ("-r", name)]
     toolkit = ".memwise[profile]" if profile else ".memwise"
-    session.install(*project, *groups, *requirements, "-e", toolkit)
+    pinned = lock_constraints(session, settings)
+    session.install(*project, *groups, *requirements, *settings.test_packages, "-e", toolkit,
+                    *pinned)  # fmt: skip
+
+
+def lock_constraints(session: nox.Session, settings: Settings) -> list[str]:
+    """``-c FILE`` with the pins of the project's lock for this Python, or nothing (said)."""
+    path = find_lock(settings.root)
+    if path is None:
+        session.log(
+            "no lock file (uv.lock, poetry.lock, pdm.lock): the project's dependencies are "
+            "resolved afresh, at their newest allowed versions"
+        )
+        return []
+    python = environment_python(Path(session.virtualenv.location)) or ""
+    try:
+        lock = read_lock(path, python)
+    except LockError as error:
+        session.error(f"{error}: memwise installs the versions it pins")
+    constraints = Path(session.virtualenv.location) / "memwise-lock-constraints.txt"
+    constraints.write_text(lock.constraints(), encoding="utf-8")
+    session.log(f"installing the versions {path.name} pins ({len(lock.pins)} packages)")
+    return ["-c", str(constraints)]
 
 
 def ignore_in_git(folder: Path) -> None:

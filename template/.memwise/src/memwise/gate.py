@@ -1,17 +1,21 @@
 """The memory regression gate's arithmetic: figures, tolerance from measured noise, verdicts,
 and which call sites grew.
 
-`nox -s baseline` measures each figure a few times and records its median and spread;
-`nox -s memgate` measures once and allows each figure its own noise band (a multiple of its
-spread) or a small floor, whichever is larger. Figures are the workload's peak and total
-allocated (when the project names a workload) and each memory test's peak, named by pytest
-node id. Plain data handling, unit-tested without running anything.
+`nox -s baseline` measures each figure several times and records its median and noise (a
+robust spread: the median absolute deviation); `nox -s memgate` measures once and allows each
+figure its own noise band (a multiple of its noise) or a small floor, whichever is larger.
+Figures are the workload's peak and total allocated (when the project names a workload) and
+each memory test's peak, named by pytest node id. Every run is measured with the C allocator
+(``PYTHONMALLOC=malloc``): memray then sees each object, and a peak no longer moves in whole
+1 MiB pymalloc arenas from run to run. Plain data handling, unit-tested without running anything.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +28,9 @@ from memwise.sizes import MIB, mib
 class Tolerance:
     """How far above its baseline a figure may go before the gate fails.
 
-    ``noise_factor`` times the figure's spread over the baseline's runs, or the floor if that
-    is larger: ``relative`` of the baseline, plus ``absolute_bytes`` for peaks only, because a
-    peak moves in steps of one pymalloc arena (1 MiB) on unchanged code while a total of bytes
-    allocated does not.
+    ``noise_factor`` times the figure's noise over the baseline's runs, or the floor if that
+    is larger: ``relative`` of the baseline, and at least ``absolute_bytes`` (so that a figure
+    of a few KiB is not held to a few bytes).
     """
 
     relative: float
@@ -35,22 +38,16 @@ class Tolerance:
     noise_factor: float
 
     @classmethod
-    def from_settings(cls, relative: float, absolute_mib: float, noise_factor: float) -> Tolerance:
-        return cls(relative, int(absolute_mib * MIB), noise_factor)
+    def from_settings(cls, relative: float, absolute_kib: float, noise_factor: float) -> Tolerance:
+        return cls(relative, int(absolute_kib * 1024), noise_factor)
 
     def limit(self, name: str, baseline: int, spread: int) -> int:
-        floor = baseline * self.relative + (self.absolute_bytes if is_peak(name) else 0)
+        floor = max(baseline * self.relative, self.absolute_bytes)
         return baseline + int(max(self.noise_factor * spread, floor))
 
     def __str__(self) -> str:
-        return (
-            f"{self.noise_factor:g} x measured spread, at least {self.relative:.1%} "
-            f"(+ {mib(self.absolute_bytes)} for peaks)"
-        )
-
-
-def is_peak(name: str) -> bool:
-    return name.endswith(" peak")
+        least = f" and {self.absolute_bytes / 1024:g} KiB" if self.absolute_bytes else ""
+        return f"{self.noise_factor:g} x measured noise, at least {self.relative:.1%}{least}"
 
 
 @dataclass(frozen=True)
@@ -61,14 +58,23 @@ class Comparison:
     baseline: int | None
     now: int | None
     limit: int | None
+    missing_allowed: bool = False
 
     @property
     def status(self) -> str:
         if self.baseline is None:
             return "new"
         if self.now is None:
-            return "not measured"
-        return "REGRESSION" if self.limit is not None and self.now > self.limit else "ok"
+            return "not measured (allowed)" if self.missing_allowed else "MISSING"
+        if self.limit is not None and self.now > self.limit:
+            return "REGRESSION"
+        if self.limit is not None and self.now < 2 * self.baseline - self.limit:
+            return "improved"
+        return "ok"
+
+    @property
+    def fails(self) -> bool:
+        return self.status in FAILING
 
     def describe(self) -> str:
         if self.baseline is None or self.now is None:
@@ -80,8 +86,17 @@ class Comparison:
         )
 
 
+# A figure above its limit, and a figure of the baseline this run did not measure (a budgeted
+# test renamed, skipped or deselected), fail the gate.
+FAILING = ("REGRESSION", "MISSING")
+
+
 def compare(
-    baseline: dict[str, int], noise: dict[str, int], now: dict[str, int], tolerance: Tolerance
+    baseline: dict[str, int],
+    noise: dict[str, int],
+    now: dict[str, int],
+    tolerance: Tolerance,
+    allow_missing: Sequence[str] = (),
 ) -> list[Comparison]:
     """Every figure of the baseline and of this run, each with its verdict."""
     return [
@@ -90,19 +105,27 @@ def compare(
             baseline.get(name),
             now.get(name),
             tolerance.limit(name, baseline[name], noise.get(name, 0)) if name in baseline else None,
+            any(fnmatch.fnmatchcase(name, pattern) for pattern in allow_missing),
         )
         for name in sorted(set(baseline) | set(now))
     ]
 
 
-def median_and_spread(runs: list[dict[str, int]]) -> tuple[dict[str, int], dict[str, int]]:
-    """Each figure's median over the runs, and its spread (largest minus smallest)."""
+# The median absolute deviation times this estimates a normal spread's standard deviation.
+MAD_TO_SIGMA = 1.4826
+
+
+def median_and_noise(runs: list[dict[str, int]]) -> tuple[dict[str, int], dict[str, int]]:
+    """Each figure's median over the runs, and its noise: the scaled median absolute
+    deviation, which one odd run among five cannot inflate as it would the range."""
     names = sorted(set().union(*runs)) if runs else []
     values = {name: [run[name] for run in runs if name in run] for name in names}
-    return (
-        {name: int(statistics.median(found)) for name, found in values.items()},
-        {name: max(found) - min(found) for name, found in values.items()},
-    )
+    medians = {name: statistics.median(found) for name, found in values.items()}
+    noise = {
+        name: round(MAD_TO_SIGMA * statistics.median(abs(v - medians[name]) for v in found))
+        for name, found in values.items()
+    }
+    return {name: int(median) for name, median in medians.items()}, noise
 
 
 def figures_of_tests(manifest: Manifest) -> dict[str, int]:

@@ -30,8 +30,8 @@ def summary_markdown(
     environment: str,
 ) -> str:
     """The CI job summary: verdict, every figure against its limit, where memory grew."""
-    regressions = [c for c in comparisons if c.status == "REGRESSION"]
-    verdict = f"failed: {len(regressions)} regression(s)" if regressions else "passed"
+    failing = [c for c in comparisons if c.fails]
+    verdict = f"failed: {len(failing)} figure(s) grew or went missing" if failing else "passed"
     rows = [
         f"| {c.name} | {_size(c.baseline)} | {_size(c.now)} | {_size(c.limit)} | {c.status} |"
         for c in comparisons

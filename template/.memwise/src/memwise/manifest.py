@@ -26,25 +26,54 @@ class TestRecord:
     peak_bytes: int | None = None
     capture: str | None = None
     limit: str | None = None
+    failure: str | None = None  # "memory" (over a budget) or "error" (anything else)
+
+
+@dataclass
+class Problem:
+    """Why pytest could not run (some) tests: a collection or import error, an internal error."""
+
+    kind: str  # "collection", "conftest" or "internal"
+    where: str  # the file, or "" when pytest does not say
+    message: str  # the error's last line, e.g. "SyntaxError: invalid syntax (test_x.py, line 3)"
 
 
 @dataclass
 class Manifest:
-    """All tests of one pytest run, the Python they ran on and pytest's exit status."""
+    """All tests of one pytest run, the Python they ran on, pytest's exit status, and what
+    kept tests from running."""
 
     python: str
     platform: str
     exit_status: int = 0
     tests: list[TestRecord] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     @property
     def failed(self) -> list[TestRecord]:
         return [test for test in self.tests if test.outcome == "failed"]
 
     @property
+    def over_budget(self) -> list[TestRecord]:
+        return [test for test in self.failed if test.failure == "memory"]
+
+    @property
+    def failed_otherwise(self) -> list[TestRecord]:
+        return [test for test in self.failed if test.failure != "memory"]
+
+    @property
+    def ran(self) -> list[TestRecord]:
+        """Tests that ran (skipped ones did not, and are never counted as measured)."""
+        return [test for test in self.tests if test.outcome != "skipped"]
+
+    @property
+    def measured(self) -> list[TestRecord]:
+        return [test for test in self.ran if test.measured_by is not None]
+
+    @property
     def unmeasured(self) -> list[TestRecord]:
         """Tests that ran without memory tracking (not a test function pytest-memray sees)."""
-        return [t for t in self.tests if t.outcome != "skipped" and t.measured_by is None]
+        return [test for test in self.ran if test.measured_by is None]
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,4 +83,5 @@ class Manifest:
     def read(cls, path: Path) -> Manifest:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         tests = [TestRecord(**test) for test in data.pop("tests")]
-        return cls(**data, tests=tests)
+        problems = [Problem(**problem) for problem in data.pop("problems", [])]
+        return cls(**data, tests=tests, problems=problems)

@@ -12,6 +12,7 @@ from pathlib import Path
 import nox
 
 from memwise import environment, gate_sessions, pythons, sessions
+from memwise import memdiff as memdiff_session
 from memwise.settings import SettingsError, load
 
 # .memwise/src/memwise/nox_sessions.py: the project is three folders up.
@@ -39,62 +40,64 @@ def interpreter(version: str | None) -> str | bool:
 
 MEMORY = interpreter(MEMORY_PYTHON)
 PROFILING = interpreter(PROFILE_PYTHON)
+# pip in the environments where the project's own (tox, setuptools) has it: code may import it.
+VENV = ["--seed"] if SETTINGS.seed_pip else []
 
 
-@nox.session(python=MEMORY)
+@nox.session(venv_params=VENV, python=MEMORY)
 def memtest(session: nox.Session) -> None:
     """Run the tests under pytest-memray: memory budgets enforced, failures' captures kept."""
     environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
     sessions.memtest(session, SETTINGS)
 
 
-@nox.session(python=PROFILING, default=False)
+@nox.session(venv_params=VENV, python=PROFILING, default=False)
 def profile(session: nox.Session) -> None:
     """Profile CPU and memory line by line with scalene (`-- --help` for its options)."""
     environment.require_python(session, PROFILE_PYTHON, PROFILE_PURPOSE)
     sessions.profile(session, SETTINGS)
 
 
-@nox.session(name="profile_view", python=PROFILING, default=False)
+@nox.session(name="profile_view", venv_params=VENV, python=PROFILING, default=False)
 def profile_view(session: nox.Session) -> None:
     """Open the last profile in scalene's browser view, with its AI suggestions (interactive)."""
     environment.require_python(session, PROFILE_PYTHON, PROFILE_PURPOSE)
     sessions.profile_view(session, SETTINGS)
 
 
-@nox.session(python=MEMORY, default=False)
+@nox.session(venv_params=VENV, python=MEMORY, default=False)
 def flamegraph(session: nox.Session) -> None:
     """Record a program with memray: flamegraphs and stats (`-- --help` for the options)."""
     environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
     sessions.flamegraph(session, SETTINGS)
 
 
-@nox.session(python=MEMORY, default=False)
+@nox.session(venv_params=VENV, python=MEMORY, default=False)
 def live(session: nox.Session) -> None:
     """Watch a program's memory live in memray's terminal view (interactive; never in CI)."""
     environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
     sessions.live(session, SETTINGS)
 
 
-@nox.session(python=MEMORY, default=False)
+@nox.session(venv_params=VENV, python=MEMORY, default=False)
 def memgate(session: nox.Session) -> None:
     """Fail when a memory figure grew past the committed baseline plus its tolerance."""
     environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
     gate_sessions.memgate(session, SETTINGS, MEMORY_PYTHON)
 
 
-@nox.session(python=MEMORY, default=False)
+@nox.session(venv_params=VENV, python=MEMORY, default=False)
 def baseline(session: nox.Session) -> None:
     """Measure the gate's figures a few times; record medians and noise; commit the file."""
     environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
     gate_sessions.baseline_session(session, SETTINGS, MEMORY_PYTHON)
 
 
-@nox.session(python=MEMORY, default=False)
+@nox.session(venv_params=VENV, python=MEMORY, default=False)
 def memdiff(session: nox.Session) -> None:
     """Compare the working tree's memory figures with a git ref's: `nox -s memdiff -- main`."""
     environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE)
-    gate_sessions.memdiff(session, SETTINGS, MEMORY_PYTHON)
+    memdiff_session.memdiff(session, SETTINGS, MEMORY_PYTHON)
 
 
 @nox.session(python=False, default=False)

@@ -155,3 +155,9 @@ def _program(words: list[str]) -> Program | None:
             raise OptionsError("-m needs a module name, e.g. `-m mypackage.tool`")
         return Program(words[1], module=True, args=words[2:])
     return Program(words[0], args=words[1:])
+
+
+def parse_no_options(session: str, description: str, words: list[str]) -> None:
+    """A session that takes no options: `--help` describes it, anything else is an error."""
+    parser = _Parser(prog=f"nox -s {session} --", description=description)
+    parser.parse_args(words)

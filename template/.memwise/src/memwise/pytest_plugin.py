@@ -4,19 +4,22 @@
   pytest configuration lives (pyproject.toml, setup.cfg, pytest.ini, tox.ini);
 - ``--memwise-default-limit SIZE`` gives every test without a marker of its own a
   ``limit_memory(SIZE)`` budget (pytest-memray has no such setting: its issue #156);
-- measures ``unittest.TestCase`` tests under ``--memray``: pytest-memray tracks plain test
-  functions only (it hooks ``pytest_pyfunc_call``), so without this a TestCase suite passes
-  unmeasured and its ``limit_memory`` markers are silently ignored;
-- ``--memwise-manifest PATH`` writes each test's node id, outcome, peak and capture as JSON
-  (``memwise.manifest``), from the controller when pytest-xdist runs workers.
+- checks every memory marker before any test runs (``memwise.markers``): a size pytest-memray
+  cannot read is a usage error naming the test, not an INTERNALERROR of the whole session;
+- measures ``unittest.TestCase`` tests and enforces their markers (``memwise.unittest_memory``):
+  pytest-memray tracks plain test functions only, so without this a TestCase suite passes
+  unmeasured and its markers are silently ignored;
+- ``--memwise-manifest PATH`` writes each test's node id, outcome, peak, capture and the kind
+  of its failure as JSON (``memwise.manifest``), with what kept tests from running (a
+  collection error, a conftest.py that did not import, an internal error); from the controller
+  when pytest-xdist runs workers.
 
-It uses memray's public API (Tracker, FileReader) and pytest's hooks; of pytest-memray it
-reads only the result it keeps per node id, to learn which capture belongs to which test.
+It uses memray's public API and pytest's hooks; what it reads of pytest-memray is read in
+``memwise.pytest_memray_adapter``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import unittest
 from collections.abc import Generator
@@ -25,17 +28,17 @@ from typing import Any
 
 import pytest
 
-from memwise.manifest import Manifest, TestRecord
+from memwise import pytest_memray_adapter, unittest_memory
+from memwise.manifest import Manifest, Problem, TestRecord
+from memwise.markers import MARKERS_HEADLINE, marker_problems, memory_markers
 from memwise.pythons import running_python
-from memwise.sizes import mib, parse_size
+from memwise.sizes import parse_size
 
-LIMIT_MARKERS = ("limit_memory", "limit_leaks", "limit_leaked_objects")
 MARKER_HELP = {
     "limit_memory": "limit_memory(size, current_thread_only=False): fail when the test's peak memory exceeds size",
     "limit_leaks": "limit_leaks(size, filter_fn=None, current_thread_only=False): fail when the test leaks more than size per location",
     "limit_leaked_objects": "limit_leaked_objects(filter_fn=None): fail when an object created by the test survives it (Python 3.13.3+)",
 }  # fmt: skip
-TOP_ALLOCATIONS = 5
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,9 +61,36 @@ IGNORED_WARNINGS = [
 ]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None, None, None]:
+    """A conftest.py that fails to import ends pytest as a usage error (exit code 4) before
+    any plugin is configured: write it into the manifest, so the session says what it is."""
+    try:
+        return (yield)
+    except Exception as error:
+        path = getattr(early_config.known_args_namespace, "memwise_manifest", None)
+        if path is not None:
+            cause = getattr(error, "cause", error)
+            problem = Problem("conftest", str(getattr(error, "path", "")), last_line(cause))
+            Manifest(running_python(), sys.platform, 4, [], [problem]).write(Path(path))
+        raise
+
+
+def last_line(error: object) -> str:
+    """An error's one-line summary, e.g. "ModuleNotFoundError: No module named 'x'"."""
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}".splitlines()[0]
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("E ")]
+    return (errors or lines or [""])[-1].removeprefix("E ").strip()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for help_text in MARKER_HELP.values():
         config.addinivalue_line("markers", help_text)
+    unsupported = pytest_memray_adapter.unsupported_version()
+    if unsupported:
+        raise pytest.UsageError(unsupported)
     if config.getoption("memray", False):
         for line in IGNORED_WARNINGS:
             config.addinivalue_line("filterwarnings", line)
@@ -101,86 +131,84 @@ class MemoryRecorder:
         self.captures = config.getoption("memray_bin_path", None)
         self.default_limit: str | None = config.getoption("memwise_default_limit")
         self.records: dict[str, TestRecord] = {}
+        self.problems: list[Problem] = []
         self._unittest_results: dict[str, dict[str, Any]] = {}
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        if self.default_limit is None:
-            return
-        for item in items:
-            if isinstance(item, pytest.Function) and not any(
-                item.get_closest_marker(name) for name in LIMIT_MARKERS
-            ):
-                item.add_marker(pytest.mark.limit_memory(self.default_limit))
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, items: list[pytest.Item]
+    ) -> Generator[None, None, None]:
+        # Around every other implementation: -k and -m have deselected, and pytest-memray's
+        # own refusal (limit_leaked_objects before Python 3.13.3) joins memwise's message.
+        try:
+            yield
+            refused = None
+        except pytest.UsageError as error:
+            refused = str(error)
+        wrong = marker_problems(items, {item.nodeid: is_unittest(item) for item in items})
+        if refused and not wrong:
+            wrong = f"{MARKERS_HEADLINE}\n  {refused}"
+        if wrong:
+            self._stop_before_any_test(wrong, items)
+        if self.default_limit is not None:
+            for item in items:
+                if isinstance(item, pytest.Function) and not memory_markers(item):
+                    item.add_marker(pytest.mark.limit_memory(self.default_limit))
+
+    def _stop_before_any_test(self, wrong: str, items: list[pytest.Item]) -> None:
+        self.problems.append(Problem("markers", "", wrong))
+        if not hasattr(self.config, "workerinput"):
+            raise pytest.UsageError(wrong)
+        # A usage error would crash a pytest-xdist worker: report it as a collection error
+        # (which xdist passes to the controller, and stops the run for) and run nothing.
+        report = pytest.CollectReport("", "failed", wrong, [])
+        self.config.hook.pytest_collectreport(report=report)
+        items.clear()
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            if report.longreprtext.startswith(MARKERS_HEADLINE):  # from a pytest-xdist worker
+                if not any(problem.kind == "markers" for problem in self.problems):
+                    self.problems.append(Problem("markers", "", report.longreprtext))
+                return
+            where = str(report.fspath or report.nodeid)
+            self.problems.append(Problem("collection", where, last_line(report.longreprtext)))
+
+    def pytest_internalerror(self, excrepr: Any) -> None:
+        self.problems.append(Problem("internal", "", last_line(str(excrepr))))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        if not (self.tracking and is_unittest(item)):
+        # As pytest-memray on functions: measured under --memray, or when a marker asks.
+        if not (is_unittest(item) and (self.tracking or memory_markers(item))):
             return (yield)
         from memray import FileFormat, Tracker
 
-        capture = self._unittest_capture(item)
+        capture = unittest_memory.capture_path(self._capture_folder(), item.nodeid)
         capture.unlink(missing_ok=True)
-        with Tracker(capture, file_format=FileFormat.AGGREGATED_ALLOCATIONS):
+        leaks = unittest_memory.needs_leak_tracing(item)
+        with Tracker(
+            capture, file_format=FileFormat.AGGREGATED_ALLOCATIONS,
+            native_traces=leaks, trace_python_allocators=leaks,
+        ):  # fmt: skip
             result = yield
-        failure = self._check_unittest_limit(item, capture)
-        if failure:
-            pytest.fail(failure, pytrace=False)
+        verdict = unittest_memory.judge(item, capture)
+        self._unittest_results[item.nodeid] = {
+            "peak_bytes": verdict.peak_bytes, "capture": str(capture), "limit": verdict.limit,
+            "failure": "memory" if verdict.failure else None,
+        }  # fmt: skip
+        if verdict.failure:
+            pytest.fail(verdict.failure, pytrace=False)
         return result
 
-    def _unittest_capture(self, item: pytest.Item) -> Path:
+    def _capture_folder(self) -> Path:
         folder = (
             Path(self.captures)
             if self.captures
             else Path(self.config.rootpath, ".memwise-captures")
         )
         folder.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256(item.nodeid.encode()).hexdigest()[:16]
-        name = item.nodeid.rsplit("::", 2)[-2:]
-        return folder / f"unittest-{'-'.join(name)[:80]}-{digest}.bin"
-
-    def _check_unittest_limit(self, item: pytest.Item, capture: Path) -> str | None:
-        """Enforce limit_memory on a TestCase test the way pytest-memray does on functions."""
-        from memray import FileReader
-
-        reader = FileReader(capture)
-        try:
-            return self._enforce_limit(item, capture, reader)
-        finally:
-            reader.close()  # an unclosed reader warns at exit, an error under -W error
-
-    def _enforce_limit(self, item: pytest.Item, capture: Path, reader: Any) -> str | None:
-        marker = item.get_closest_marker("limit_memory")
-        result: dict[str, Any] = {
-            "peak_bytes": reader.metadata.peak_memory,
-            "capture": str(capture),
-            "limit": str(marker.args[0]) if marker and marker.args else None,
-        }
-        self._unittest_results[item.nodeid] = result
-        if marker is None or not marker.args:
-            return None
-        records = list(reader.get_high_watermark_allocation_records(merge_threads=True))
-        used = sum(record.size for record in records)
-        limit = parse_size(str(marker.args[0]))
-        if used < limit:
-            return None
-        lines = [
-            (
-                f"Test {item.nodeid} is using {mib(used)} out of its limit of {mib(limit)} "
-                f"(limit_memory({marker.args[0]!r}); a unittest test, measured by memwise)"
-            ),
-            "Largest allocations at the peak:",
-        ]
-        largest = sorted(records, key=lambda record: record.size, reverse=True)
-        for record in [r for r in largest if r.size >= 1024][:TOP_ALLOCATIONS]:
-            frames = record.stack_trace(max_stacks=1)
-            where = (
-                f"{frames[0][0]} at {frames[0][1]}:{frames[0][2]}"
-                if frames
-                else "(no Python frame)"
-            )
-            lines.append(f"  {mib(record.size)} in {record.n_allocations} allocation(s): {where}")
-        return "\n".join(lines)
+        return folder
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(
@@ -189,28 +217,35 @@ class MemoryRecorder:
         # Outermost wrapper: pytest-memray has already turned a crossed limit into a failure.
         report = yield
         if call.when == "call":
-            report.user_properties.append(("memwise", self._measurement(item)))
+            measurement = self._measurement(item)
+            if report.failed:
+                # The test itself ran clean and still failed: a memory marker failed it.
+                memory = measurement.get("failure") == "memory" or call.excinfo is None
+                measurement["failure"] = "memory" if memory else "error"
+            report.user_properties.append(("memwise", measurement))
+        elif report.failed:  # setup or teardown: a fixture failed, never a budget
+            report.user_properties.append(("memwise", {"failure": "error"}))
         return report
 
     def _measurement(self, item: pytest.Item) -> dict[str, Any]:
         if is_unittest(item):
             found = self._unittest_results.pop(item.nodeid, None)
             return {"measured_by": "memwise", **found} if found else {}
-        manager = self.config.pluginmanager.get_plugin("memray_manager")
-        result = getattr(manager, "results", {}).get(item.nodeid)
+        result = pytest_memray_adapter.measured(self.config, item.nodeid)
         if result is None:
             return {}
-        marker = next(filter(None, (item.get_closest_marker(n) for n in LIMIT_MARKERS)), None)
-        peak = int(result.peak_memory)
-        if marker is not None and marker.kwargs.get("current_thread_only"):
+        marks = memory_markers(item)
+        mark = marks[0] if marks else None
+        peak = result.peak_bytes
+        if mark is not None and mark.kwargs.get("current_thread_only"):
             # The budget leaves other threads out on purpose (their allocations vary from run
             # to run): so does the figure the gate compares.
-            peak = own_thread_peak(Path(result.result_file))
+            peak = own_thread_peak(result.capture)
         return {
             "measured_by": "pytest-memray",
             "peak_bytes": peak,
-            "capture": str(result.result_file),
-            "limit": f"{marker.name}({marker.args[0]!r})" if marker and marker.args else None,
+            "capture": str(result.capture),
+            "limit": f"{mark.name}({mark.args[0]!r})" if mark and mark.args else None,
         }
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -222,15 +257,17 @@ class MemoryRecorder:
         for name, value in report.user_properties:
             if name == "memwise" and isinstance(value, dict):
                 for key, field_value in value.items():
-                    setattr(record, key, field_value)
+                    if key != "failure" or record.failure != "memory":  # memory wins
+                        setattr(record, key, field_value)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         path = self.config.getoption("memwise_manifest")
         if path is None or hasattr(self.config, "workerinput"):  # xdist workers: controller writes
             return
         manifest = Manifest(
-            running_python(), sys.platform, int(exitstatus), list(self.records.values())
-        )
+            running_python(), sys.platform, int(exitstatus), list(self.records.values()),
+            self.problems,
+        )  # fmt: skip
         manifest.write(Path(path))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -11,28 +11,27 @@ from pathlib import Path
 
 import nox
 
+from memwise import run_endings
 from memwise.environment import program_env
 from memwise.manifest import MANIFEST_NAME, Manifest
+from memwise.pytest_memray_adapter import remove_bookkeeping
 from memwise.reports import listing
 from memwise.settings import Settings
 
-PYTEST_EXIT_MESSAGES = {
-    2: "pytest was interrupted (exit code 2) before the run completed; see its output above",
-    3: "pytest stopped on an internal error (exit code 3), often a plugin or conftest.py "
-    "failing; see the INTERNALERROR lines above",
-    4: "pytest reported a usage error (exit code 4) and ran no test: check the arguments after "
-    "`--` and [tool.memwise] pytest-args against pytest's message above",
-    5: "pytest collected no test (exit code 5): check testpaths in your pytest configuration "
-    "and the arguments after `--`",
-}
 
+def run_pytest(
+    session: nox.Session, settings: Settings, *args: str, env: dict[str, str] | None = None
+) -> int:
+    """Run pytest with the project's settings; its exit code (pytest's own meanings).
 
-def run_pytest(session: nox.Session, settings: Settings, *args: str) -> int:
-    """Run pytest with the project's settings; its exit code (pytest's own meanings)."""
+    ``env``: the program's environment, by default ``program_env(settings)``.
+    """
     # Set by an outer pytest-memray run, it would make capture names random uuids.
-    env: dict[str, str | None] = {**program_env(settings), "MEMRAY_RESULT_PATH": None}
+    run_env: dict[str, str | None] = {
+        **(program_env(settings) if env is None else env), "MEMRAY_RESULT_PATH": None,
+    }  # fmt: skip
     try:
-        session.run("pytest", *args, *settings.pytest_args, env=env)
+        session.run("pytest", *args, *settings.pytest_args, env=run_env)
     except nox.command.CommandFailed as error:
         return error.return_code if error.return_code is not None else 1
     return 0
@@ -59,18 +58,28 @@ def workers(settings: Settings) -> list[str]:
 
 
 def read_manifest(
-    session: nox.Session, reports: Path, code: int, *, may_select_none: bool = False
+    session: nox.Session,
+    settings: Settings,
+    reports: Path,
+    code: int,
+    *,
+    may_select_none: bool = False,
 ) -> Manifest:
-    """The run's manifest; stop with pytest's reason when the run went wrong.
+    """The run's manifest, once it is certain the run measured what it says; otherwise the
+    session stops and names what went wrong (``memwise.run_endings``).
 
-    ``may_select_none``: an empty selection (exit code 5) is fine, as for the gate, which runs
-    only the tests that have a memory budget.
+    Tests that failed are the caller's to report (exit code 1); every other ending that is
+    not a clean run is an error here. ``may_select_none``: an empty selection (exit code 5)
+    is fine, as for the gate, which runs only the tests that have a memory budget.
     """
     path = reports / MANIFEST_NAME
-    empty_but_fine = code == 5 and may_select_none
-    if (code in PYTEST_EXIT_MESSAGES and not empty_but_fine) or not path.is_file():
-        session.error(PYTEST_EXIT_MESSAGES.get(code, f"pytest ended with exit code {code}"))
-    return Manifest.read(path)
+    manifest = Manifest.read(path) if path.is_file() else None
+    problem = run_endings.problem(manifest, code, may_select_none=may_select_none)
+    if problem is None and manifest is not None:
+        problem = run_endings.unmeasured_problem(manifest, settings.allow_unmeasured)
+    if problem is not None or manifest is None:
+        session.error(problem or f"pytest ended with exit code {code} and wrote no manifest")
+    return manifest
 
 
 def keep_failing_captures(
@@ -90,20 +99,19 @@ def keep_failing_captures(
             kept.append(capture)
         else:
             capture.unlink()
-    for leftover in sorted(captures.glob("**/*"), reverse=True) if captures.is_dir() else []:
-        if leftover.suffix != ".bin":  # pytest-memray's own bookkeeping, not a report
-            leftover.rmdir() if leftover.is_dir() else leftover.unlink()
+    remove_bookkeeping(captures)
     if captures.is_dir() and not any(captures.iterdir()):
         captures.rmdir()
     return kept
 
 
-def warn_unmeasured(session: nox.Session, manifest: Manifest) -> None:
+def note_unmeasured(session: nox.Session, manifest: Manifest) -> None:
+    """Name the tests that ran unmeasured and were allowed to ([tool.memwise] allow-unmeasured)."""
     unmeasured = manifest.unmeasured
     if unmeasured:
         names = listing([Path(test.nodeid) for test in unmeasured[:10]])
         more = f"\n  ... and {len(unmeasured) - 10} more" if len(unmeasured) > 10 else ""
         session.warn(
-            f"{len(unmeasured)} of {len(manifest.tests)} tests ran WITHOUT memory tracking "
-            f"(neither test functions nor unittest.TestCase methods):\n{names}{more}"
+            f"{len(unmeasured)} of {len(manifest.ran)} tests ran WITHOUT memory tracking, "
+            f"as [tool.memwise] allow-unmeasured allows:\n{names}{more}"
         )

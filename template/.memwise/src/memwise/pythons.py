@@ -17,6 +17,8 @@ import subprocess
 import sys
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 # memray 1.20 has wheels for CPython 3.9 to 3.15; scalene 2.4 up to 3.14, and only for
 # Linux x86_64 and macOS (its source build downloads from GitHub and fails elsewhere).
 MEMRAY_PYTHONS = tuple(f"3.{minor}" for minor in range(9, 16))
@@ -26,7 +28,8 @@ _CLASSIFIER = re.compile(r"Programming Language :: Python :: (3\.\d+)$")
 
 
 def supported_pythons(project: dict[str, Any]) -> list[str]:
-    """Supported versions: the classifiers, else requires-python up to the newest known.
+    """Supported versions: those of the classifiers that requires-python admits; without
+    classifiers, every version requires-python admits up to the newest known.
 
     Empty when the project declares neither; callers then use the running Python.
     """
@@ -36,15 +39,38 @@ def supported_pythons(project: dict[str, Any]) -> list[str]:
         for classifier in metadata.get("classifiers", [])
         if (match := _CLASSIFIER.match(classifier))
     ]
-    if from_classifiers:
-        return sorted(set(from_classifiers), key=_minor)
-    requires = str(metadata.get("requires-python", ""))
-    lower = re.search(r"(?:>=|~=|==)\s*3\.(\d+)", requires)
-    upper = re.search(r"<\s*3\.(\d+)", requires)
-    if not lower:
-        return []
-    last = min(_minor(NEWEST_KNOWN), int(upper[1]) - 1 if upper else _minor(NEWEST_KNOWN))
-    return [f"3.{minor}" for minor in range(int(lower[1]), last + 1)]
+    requires = str(metadata.get("requires-python", "") or poetry_python(project)).strip()
+    candidates = sorted(set(from_classifiers), key=_minor) or (
+        [f"3.{minor}" for minor in range(_minor(NEWEST_KNOWN) + 1)] if requires else []
+    )
+    return [version for version in candidates if admits(requires, version)]
+
+
+def poetry_python(project: dict[str, Any]) -> str:
+    """A poetry project's Python range (``python = "^3.11"``) as a PEP 440 specifier."""
+    text = str(project.get("tool", {}).get("poetry", {}).get("dependencies", {}).get("python", ""))
+    clauses = []
+    for clause in filter(None, (part.strip() for part in text.split(","))):
+        caret = re.fullmatch(r"\^\s*(\d+)(?:\.(\d+))?.*", clause)
+        tilde = re.fullmatch(r"~\s*(\d+)\.(\d+).*", clause)
+        if caret:
+            clauses += [f">={caret[1]}.{caret[2] or 0}", f"<{int(caret[1]) + 1}"]
+        elif tilde:
+            clauses += [f">={tilde[1]}.{tilde[2]}", f"<{tilde[1]}.{int(tilde[2]) + 1}"]
+        else:
+            clauses.append(clause)
+    return ",".join(clauses)
+
+
+def admits(requires: str, version: str) -> bool:
+    """Whether a requires-python specifier admits some release of a minor version."""
+    if not requires:
+        return True
+    try:
+        specifier = SpecifierSet(requires)
+    except InvalidSpecifier:
+        return True  # not ours to judge: pip and uv will say what is wrong with it
+    return any(specifier.contains(f"{version}.{patch}") for patch in (0, 99))
 
 
 def running_python() -> str:
@@ -83,9 +109,13 @@ def installed_or_all(supported: list[str]) -> list[str]:
 
 
 def find_interpreter(version: str) -> str | None:
-    """The path of an installed interpreter of that version (PATH, then uv's), or None."""
+    """The path of an interpreter of that version that really runs (PATH, then uv's), or None.
+
+    A name on PATH is not enough: pyenv's shims answer `python3.13` for every version pyenv
+    knows and then fail when that version is not selected.
+    """
     found = shutil.which(f"python{version}")
-    if found:
+    if found and runs_as(found, version):
         return found
     uv = shutil.which("uv")
     if uv is None:
@@ -94,7 +124,27 @@ def find_interpreter(version: str) -> str | None:
         [uv, "python", "find", "--no-python-downloads", version],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    return result.stdout.strip() or None if result.returncode == 0 else None
+    path = result.stdout.strip() if result.returncode == 0 else ""
+    return path if path and runs_as(path, version) else None
+
+
+# Prints "3.13" or, for a free-threaded build, "3.13t": the names memwise's versions use.
+VERSION_PROBE = (
+    "import sys, sysconfig; print('%d.%d' % sys.version_info[:2] "
+    "+ ('t' if sysconfig.get_config_var('Py_GIL_DISABLED') else ''))"
+)
+
+
+def runs_as(interpreter: str, version: str) -> bool:
+    """Whether the interpreter starts and is that version."""
+    try:
+        result = subprocess.run(
+            [interpreter, "-c", VERSION_PROBE], capture_output=True, text=True, timeout=30,
+            check=False,
+        )  # fmt: skip
+    except OSError:
+        return False
+    return result.returncode == 0 and result.stdout.strip() == version
 
 
 def _minor(version: str) -> int:

@@ -14,6 +14,7 @@ from typing import TypeVar
 import nox
 
 from memwise.environment import install, program_env, require_terminal
+from memwise.manifest import Manifest
 from memwise.options import (
     HelpShown,
     Options,
@@ -25,9 +26,9 @@ from memwise.options import (
 from memwise.pytest_runs import (
     keep_failing_captures,
     memtest_flags,
+    note_unmeasured,
     read_manifest,
     run_pytest,
-    warn_unmeasured,
     workers,
 )
 from memwise.reports import flamegraphs, fresh_folder, listing, scalene_top_lines
@@ -37,32 +38,82 @@ Parsed = TypeVar("Parsed")
 
 
 def memtest(session: nox.Session, settings: Settings) -> None:
+    if session.posargs[:1] in (["--help"], ["-h"]):
+        print(MEMTEST_USAGE)
+        session.skip("usage shown")
     install(session, settings)
     reports = fresh_folder(settings.root / settings.reports / "memtest")
     flags = memtest_flags(settings, reports, "memtest")
     junit = reports / "junit.xml"
     summary = ["--most-allocations=5", "--stacks=8", f"--junitxml={junit}"]
     code = run_pytest(session, settings, *flags, *workers(settings), *summary, *session.posargs)
-    manifest = read_manifest(session, reports, code)
-    warn_unmeasured(session, manifest)
+    manifest = read_manifest(session, settings, reports, code)
+    note_unmeasured(session, manifest)
     kept = keep_failing_captures(manifest, reports)
-    if code == 1:
+    if manifest.failed:
+        hint = (
+            f"\nThis run used pytest-xdist workers ([tool.memwise] workers = "
+            f'"{settings.workers}"). If these tests pass in one process (`nox -s memtest -- '
+            "-n 0`), they share something across workers (a database file, a port): set "
+            'workers = "off".'
+            if workers(settings) and manifest.failed_otherwise
+            else ""
+        )
+        session.error(failures_message(session, manifest, kept, reports) + hint)
+    session.log(
+        f"memtest passed on Python {manifest.python}: {len(manifest.measured)} of "
+        f"{len(manifest.ran)} tests measured"
+        + (
+            f" ({len(manifest.tests) - len(manifest.ran)} skipped)"
+            if manifest.ran != manifest.tests
+            else ""
+        )
+        + f"; JUnit report: {junit}"
+    )
+
+
+MEMTEST_USAGE = """\
+usage: nox -s memtest -- [pytest arguments]
+
+Run the project's tests under pytest-memray, on the memory Python: every test with a memory
+marker is held to it (limit_memory, limit_leaks, limit_leaked_objects), every other test to
+[tool.memwise] default-limit. Arguments after `--` go to pytest as they are, e.g.
+  nox -s memtest -- -k cache -x
+  nox -s memtest -- tests/test_store.py
+The session fails, naming what happened, when a test goes over its budget, when a test fails
+otherwise, when pytest cannot collect or import the tests, and when tests run unmeasured
+([tool.memwise] allow-unmeasured names those that may). Reports: reports/memtest/ (JUnit, the
+run's manifest, flamegraphs of each failing test's capture). Settings: .memwise/README.md."""
+
+
+def failures_message(
+    session: nox.Session, manifest: Manifest, kept: list[Path], reports: Path
+) -> str:
+    """The failed tests, those over their memory budget apart from the others."""
+    parts = []
+    over = manifest.over_budget
+    if over:
+        captures = {Path(test.capture).resolve() for test in over if test.capture}
         written = [
             path
             for capture in kept
+            if capture.resolve() in captures
             for path in flamegraphs(session, capture, reports / capture.stem)
         ]
-        failed = listing([Path(test.nodeid) for test in manifest.failed])
-        session.error(
-            f"{len(manifest.failed)} test(s) failed on Python {manifest.python}:\n{failed}\n"
+        parts.append(
+            f"{len(over)} test(s) went over their memory budget on Python {manifest.python}:\n"
+            f"{listing([Path(test.nodeid) for test in over])}\n"
             f"Flamegraphs of their captures:\n{listing(written) or '  (none: no capture)'}\n"
-            "The failures above name each test, its limit and what it allocated."
+            "pytest's report above names each test's limit and what it allocated."
         )
-    measured = len(manifest.tests) - len(manifest.unmeasured)
-    session.log(
-        f"memtest passed on Python {manifest.python}: {measured} of {len(manifest.tests)} tests "
-        f"measured; JUnit report: {junit}"
-    )
+    other = manifest.failed_otherwise
+    if other:
+        parts.append(
+            f"{len(other)} test(s) failed for another reason than memory (an assertion, an "
+            f"exception, a fixture):\n{listing([Path(test.nodeid) for test in other])}\n"
+            "pytest's report above has their tracebacks."
+        )
+    return "\n".join(parts)
 
 
 def workload_program(session: nox.Session, settings: Settings, options: Options) -> Program:

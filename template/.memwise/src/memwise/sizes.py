@@ -1,25 +1,31 @@
-"""Memory sizes as pytest-memray writes them ("24 MB", where MB means MiB), and back."""
+"""Memory sizes as pytest-memray reads them ("24 MB", where MB means MiB), and back.
+
+One parser for the markers, memwise's settings and the checks made before a run: it accepts
+exactly what pytest-memray 1.8-1.11 accepts (``pytest_memray.utils.parse_memory_string``), so
+a size memwise lets through never aborts pytest-memray's session, and a size pytest-memray
+would take is never refused here.
+"""
 
 from __future__ import annotations
 
 import re
 
 MIB = 1024 * 1024
-_UNITS = {"B": 1, "KB": 1024, "MB": MIB, "GB": 1024 * MIB, "TB": 1024 * 1024 * MIB}
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?B)\s*")
+_MULTIPLIERS = {"B": 1, "KB": 1024, "MB": MIB, "GB": 1024 * MIB, "TB": MIB * MIB}
+_MULTIPLIERS["PB"] = 1024 * _MULTIPLIERS["TB"]
+# pytest-memray matches at the start of the text and ignores what follows the unit
+# ("12 MBytes" is 12 MB): so does this, case-insensitively, as it does.
+_SIZE = re.compile(r"(\+?\d*\.\d+|\+?\d+)\s*([KMGTP]B|B)", re.IGNORECASE)
+ACCEPTED = "a number and one of B, KB, MB, GB, TB, PB (MB means MiB), e.g. '512 MB'"
 
 
-def parse_size(text: str) -> int:
-    """Bytes in a size such as ``"512 MB"``; ValueError naming the accepted units otherwise.
-
-    Only pytest-memray's units are accepted, so a budget means the same in a marker and in
-    memwise's settings ("MiB" or "24M" would abort pytest-memray's whole session).
-    """
-    match = _SIZE.fullmatch(text)
+def parse_size(text: object) -> int:
+    """Bytes in a size such as ``"512 MB"``; ValueError saying what is accepted otherwise."""
+    match = _SIZE.match(text) if isinstance(text, str) else None
     if not match:
-        msg = f"{text!r} is not a size: write a number and one of B, KB, MB, GB (e.g. '512 MB')"
+        msg = f"{text!r} is not a size: write {ACCEPTED}"
         raise ValueError(msg)
-    return int(float(match[1]) * _UNITS[match[2]])
+    return int(float(match[1]) * _MULTIPLIERS[match[2].upper()])
 
 
 def mib(size: int) -> str:

@@ -1,0 +1,142 @@
+"""memdiff: the gate's figures of a git ref against the working tree's, on this machine.
+
+The ref is checked out in a temporary git worktree. Before each side is measured, the project
+is installed from that side's folder (without its dependencies: both sides use the working
+tree's), and the session checks where the project's package is really imported from: an
+editable install of the working tree would otherwise hand the ref the working tree's code and
+report no change (seen with `-R`). Both sides run on the memory Python; memdiff reports,
+memgate fails.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import nox
+
+from memwise import gate, gate_reports
+from memwise.environment import install, program_env
+from memwise.gate_sessions import measure, tolerance_of
+from memwise.options import HelpShown, OptionsError
+from memwise.reports import fresh_folder, listing
+from memwise.sessions import parse
+from memwise.settings import Settings, SettingsError, load
+
+
+def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
+    """Measure a git ref (in a temporary worktree) and the working tree on this machine, and
+    print the gate's comparison of the two: figures, and where the workload's memory grew."""
+    ref = parse(session, parse_memdiff_ref)
+    reports = fresh_folder(settings.root / settings.reports / "memdiff")
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", ref + "^{commit}"],
+        cwd=settings.root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if found.returncode != 0:
+        session.error(f"git could not check out {ref!r}: no commit, branch or tag of that name")
+    ref_commit = found.stdout.strip()
+    head = git_output(session, settings.root, "rev-parse", "HEAD")
+    dirty = git_output(session, settings.root, "status", "--porcelain", "--untracked-files=no")
+    now_side = f"the working tree ({head[:12]}{' with uncommitted changes' if dirty else ''})"
+    worktree = reports / "worktree"
+    added = subprocess.run(
+        ["git", "worktree", "add", "--detach", "--force", str(worktree), ref_commit],
+        cwd=settings.root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if added.returncode != 0:
+        session.error(f"git could not check out {ref!r}: {added.stderr.strip()}")
+    install(session, settings)  # one environment: the working tree's dependencies
+    interpreter = str(session.run("python", "-c", INTERPRETER, silent=True)).strip()
+    try:
+        ref_settings = load(worktree)
+        with session.chdir(worktree):
+            install_code_of(session, ref_settings)
+            require_code_from(session, ref_settings, f"{ref} ({ref_commit[:12]})")
+            session.log(f"measuring {ref} ({ref_commit[:12]}) on {interpreter}")
+            before = measure(session, ref_settings, fresh_folder(reports / "ref"))
+    except SettingsError as error:
+        session.error(f"{ref}: {error}")
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)],
+                       cwd=settings.root, capture_output=True, check=False)  # fmt: skip
+    install_code_of(session, settings)
+    require_code_from(session, settings, now_side)
+    session.log(f"measuring {now_side} on {interpreter}")
+    after = measure(session, settings, fresh_folder(reports / "now"))
+    tolerance = tolerance_of(settings)
+    comparisons = gate.compare(before.figures, {}, after.figures, tolerance)
+    sites = gate.grown_sites(before.sites, after.sites)
+    title = f"ref {ref} ({ref_commit[:12]}) -> now, {now_side}"
+    page = reports / "memdiff.html"
+    page.write_text(gate_reports.report_html(f"Memory: {title}", comparisons, sites), "utf-8")
+    summary = reports / "summary.md"
+    summary.write_text(
+        gate_reports.summary_markdown(comparisons, tolerance, sites, f"{title}, {interpreter}"),
+        encoding="utf-8",
+    )
+    for comparison in comparisons:
+        session.log(comparison.describe())
+    if sites:
+        session.log(
+            "where the workload's allocations grew most (call site: ref -> now):\n"
+            + listing([Path(site.describe()) for site in sites])
+        )
+    grown = [c for c in comparisons if c.status == "REGRESSION"]
+    session.log(
+        f"ref {ref} ({ref_commit[:12]}) -> now, {now_side}, both on {interpreter}: "
+        f"{len(grown)} figure(s) above the gate's tolerance; report: {page}"
+    )
+
+
+INTERPRETER = "import platform, sys; print('Python', platform.python_version(), sys.executable)"
+
+
+def parse_memdiff_ref(words: list[str]) -> str:
+    """memdiff's one argument, a git ref; `--help` explains the session."""
+    if words[:1] in (["--help"], ["-h"]):
+        print(MEMDIFF_USAGE)
+        raise HelpShown
+    if len(words) != 1 or words[0].startswith("-"):
+        raise OptionsError(f"give one git ref to compare the working tree with\n{MEMDIFF_USAGE}")
+    return words[0]
+
+
+MEMDIFF_USAGE = """\
+usage: nox -s memdiff -- REF
+
+Measure the gate's figures of a git ref (checked out in a temporary worktree, its code imported
+ahead of the working tree's install) and of the working tree, on the memory Python, and print
+the comparison and the call sites whose allocations grew. Both sides use the working tree's
+dependencies. memdiff reports; it does not fail on growth (memgate does)."""
+
+
+def git_output(session: nox.Session, root: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        session.error(f"git {' '.join(args)}: {result.stderr.strip() or 'failed'}")
+    return result.stdout.strip()
+
+
+def install_code_of(session: nox.Session, settings: Settings) -> None:
+    """Install the project from its root (editable, without dependencies): each side of the
+    comparison runs its own code. A project that does not build is imported from its folders
+    instead (``program_env``)."""
+    if settings.installable:
+        session.install("--no-deps", "--reinstall", "-e", str(settings.root), silent=True)
+
+
+def require_code_from(session: nox.Session, settings: Settings, side: str) -> None:
+    """Stop unless the project's package imports from the side's own folder."""
+    if settings.package is None:
+        session.warn(
+            f"cannot check where {side} imports its code from: set [tool.memwise] package to "
+            "the import name of your package"
+        )
+        return
+    probe = f"import {settings.package} as m; print(m.__file__)"
+    found = session.run("python", "-c", probe, env=program_env(settings), silent=True)
+    lines = str(found).strip().splitlines()
+    origin = Path(lines[-1]).resolve() if lines else None
+    if origin is None or not origin.is_relative_to(settings.root.resolve()):
+        session.error(f"{side}: {settings.package} imports from {origin}, not from {settings.root}")
