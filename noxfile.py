@@ -71,9 +71,12 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def benchmark(session: nox.Session) -> None:
-    """Speed (render, first green memtest, nox overhead): medians. `-- gate`: gate noise."""
+    """Speed (render, first green memtest, nox overhead): medians. `-- gate`: gate noise;
+    `-- existing`: memtest against the existing-project fixtures' own plain pytest."""
     install(session, "test")
     if session.posargs[:1] == ["gate"]:
         session.run("python", "benchmarks/gate_noise.py", *session.posargs[1:])
+    elif session.posargs[:1] == ["existing"]:
+        session.run("python", "benchmarks/existing_ratio.py", *session.posargs[1:])
     else:
         session.run("python", "benchmarks/speed.py", *session.posargs)

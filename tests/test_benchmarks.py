@@ -64,15 +64,27 @@ def test_speed_benchmark_reports_each_figure(tmp_path) -> None:
 
 def test_gate_noise_benchmark_counts_failures_on_both_sides() -> None:
     output = run_benchmark(
-        "gate_noise.py", "--runs", "1", "--regressed-runs", "1", "--baseline-runs", "1"
-    )
+        "gate_noise.py", "--runs", "1", "--regressed-runs", "1", "--baseline-runs", "1",
+        "--growths", "2",
+    )  # fmt: skip
     unchanged = re.search(r"^unchanged code: (\d+) of 1 gate runs failed", output, re.MULTILINE)
-    regressed = re.search(
-        r"^1% more allocated: (\d+) of 1 gate runs failed, (\d+) named the function",
+    assert unchanged, output
+    assert re.search(r"^gate run \(nox -R -s memgate\), median: \d+\.\d s", output, re.MULTILINE)
+    kinds = re.findall(
+        r"^  (workload peak|workload total|small test peak|large test peak) +[\d.]+ MiB  \+2%: "
+        r"failed (\d+) of 1 runs, named it (\d+) times",
         output, re.MULTILINE,
     )  # fmt: skip
-    assert unchanged, output
-    assert regressed, output
-    assert re.search(r"^gate run \(nox -R -s memgate\), median: \d+\.\d s", output, re.MULTILINE)
-    # The documented behaviour: quiet on unchanged code, a 1% growth caught and located.
-    assert (unchanged.group(1), *regressed.groups()) == ("0", "1", "1"), output
+    # The documented behaviour: quiet on unchanged code, 2% of each kind caught and named.
+    assert unchanged.group(1) == "0", output
+    assert sorted(kinds) == sorted(
+        (kind, "1", "1")
+        for kind in ("workload peak", "workload total", "small test peak", "large test peak")
+    ), output
+
+
+def test_existing_projects_benchmark_reports_the_ratio() -> None:
+    output = run_benchmark("existing_ratio.py", "--runs", "1", "--projects", "hatchsvc")
+    assert re.search(
+        r"^\| hatchsvc \| \d+\.\d\d s \| \d+\.\d\d s \| \d+\.\d\dx \|$", output, re.MULTILINE
+    ), output

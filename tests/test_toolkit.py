@@ -4,6 +4,7 @@ manifest, tracking, and the pytest plugin run by pytest itself (pytester) with r
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -641,3 +642,17 @@ def test_a_pytest_memray_outside_the_range_is_named(tmp_path: Path) -> None:
                             cwd=tmp_path, capture_output=True, text=True, check=False)  # fmt: skip
     assert result.returncode == pytest.ExitCode.USAGE_ERROR
     assert "memwise reads pytest-memray 1.8 to 1.11; this environment has 1.7" in result.stderr
+
+
+def test_the_readme_lists_every_setting_and_no_other() -> None:
+    """One source per fact: the settings table of .memwise/README.md is the keys the toolkit
+    reads (a key added without its row, or a row left for a removed key, fails here)."""
+    readme = (TOOLKIT / "README.md").read_text()
+    table = readme.split("## Settings", 1)[1].split("\n\n", 2)[2].split("\n\n", 1)[0]
+    listed = {
+        key
+        for row in table.splitlines()[2:]
+        for key in re.findall(r"`([\w.-]+)`", row.split("|")[1])
+    }
+    gate = {f"gate.{key}" for key in settings.GATE_KEYS}
+    assert listed == (settings.KNOWN_KEYS - {"gate", "env"}) | gate | {"env"}

@@ -161,7 +161,8 @@ def compile_bytecode(session: nox.Session, settings: Settings) -> None:
     right after a change (or in a fresh environment) would otherwise allocate megabytes more
     than the runs after it, which is neither growth nor noise of the code under test.
     Compiling is skipped for files whose bytecode is current, so this is quick after the first
-    run; it writes bytecode even where PYTHONDONTWRITEBYTECODE is set.
+    run; it writes bytecode even where PYTHONDONTWRITEBYTECODE is set, into the session's
+    environment (``bytecode_env``), where the measuring runs read it.
     """
     skipped = {settings.reports.parts[0], "node_modules", "__pycache__"}
     folders = [
@@ -179,13 +180,20 @@ def compile_bytecode(session: nox.Session, settings: Settings) -> None:
     exclude = ["-x", rf"site-packages[\\/]({'|'.join(tools)})[\\/]"] if tools else []
     # A file that does not compile (test data, say) is the project's business: exit code 1.
     session.run("python", "-m", "compileall", "-q", "-j", "0", *exclude, *folders, silent=True,
-                success_codes=[0, 1])  # fmt: skip
+                success_codes=[0, 1], env=bytecode_env(session))  # fmt: skip
 
 
-def program_env(settings: Settings) -> dict[str, str]:
-    """The environment of a program or pytest: [tool.memwise.env], and the project's folders
-    on PYTHONPATH when the project is not installable (so a workload can import it)."""
-    env = dict(settings.env)
+def bytecode_env(session: nox.Session) -> dict[str, str]:
+    """Bytecode of the measuring runs in the session's environment, never beside the
+    project's files (its docs/ or tests/ get no __pycache__ from memwise)."""
+    return {"PYTHONPYCACHEPREFIX": str(Path(session.virtualenv.location) / "memwise-bytecode")}
+
+
+def program_env(settings: Settings, session: nox.Session | None = None) -> dict[str, str]:
+    """The environment of a program or pytest: [tool.memwise.env], the project's folders on
+    PYTHONPATH when the project is not installable (so a workload can import it), and, given
+    the session, its bytecode kept in the session's environment (``bytecode_env``)."""
+    env = {**settings.env, **(bytecode_env(session) if session is not None else {})}
     if not settings.installable:
         paths = [str(path) for path in settings.import_paths]
         env["PYTHONPATH"] = os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]).rstrip(

@@ -16,7 +16,7 @@ from typing import Any
 import nox
 
 from memwise import baseline, gate, gate_reports
-from memwise.environment import compile_bytecode, install, program_env
+from memwise.environment import bytecode_env, compile_bytecode, install, program_env
 from memwise.manifest import Manifest
 from memwise.options import parse_baseline_runs, parse_no_options
 from memwise.pytest_runs import keep_failing_captures, memtest_flags, read_manifest, run_pytest
@@ -49,7 +49,7 @@ def measure(session: nox.Session, settings: Settings, reports: Path) -> Measurem
     figures: dict[str, int] = {}
     stats: dict[str, Any] = {}
     compile_bytecode(session, settings)
-    env = {**program_env(settings), **MEASURING_ENV}
+    env = {**program_env(settings), **MEASURING_ENV, **bytecode_env(session)}
     if settings.workload:
         capture = reports / "workload.bin"
         warm_up(session, settings, capture, env)

@@ -135,7 +135,7 @@ def require_code_from(session: nox.Session, settings: Settings, side: str) -> No
         )
         return
     probe = f"import {settings.package} as m; print(m.__file__)"
-    found = session.run("python", "-c", probe, env=program_env(settings), silent=True)
+    found = session.run("python", "-c", probe, env=program_env(settings, session), silent=True)
     lines = str(found).strip().splitlines()
     origin = Path(lines[-1]).resolve() if lines else None
     if origin is None or not origin.is_relative_to(settings.root.resolve()):

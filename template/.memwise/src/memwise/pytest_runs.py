@@ -12,7 +12,7 @@ from pathlib import Path
 import nox
 
 from memwise import run_endings
-from memwise.environment import program_env
+from memwise.environment import bytecode_env, program_env
 from memwise.manifest import MANIFEST_NAME, Manifest
 from memwise.pytest_memray_adapter import remove_bookkeeping
 from memwise.reports import listing
@@ -28,10 +28,13 @@ def run_pytest(
     """
     # Set by an outer pytest-memray run, it would make capture names random uuids.
     run_env: dict[str, str | None] = {
-        **(program_env(settings) if env is None else env), "MEMRAY_RESULT_PATH": None,
+        **(program_env(settings) if env is None else env), **bytecode_env(session),
+        "MEMRAY_RESULT_PATH": None,
     }  # fmt: skip
     try:
-        session.run("pytest", *args, *settings.pytest_args, env=run_env)
+        # Exit code 5 (nothing collected) is not nox's to call a failure: the manifest says
+        # it was 5, and the session decides (the gate runs only the budgeted tests).
+        session.run("pytest", *args, *settings.pytest_args, env=run_env, success_codes=[0, 5])
     except nox.command.CommandFailed as error:
         return error.return_code if error.return_code is not None else 1
     return 0
@@ -74,6 +77,8 @@ def read_manifest(
     """
     path = reports / MANIFEST_NAME
     manifest = Manifest.read(path) if path.is_file() else None
+    if code == 0 and manifest is not None:
+        code = manifest.exit_status  # 0, or 5 (see run_pytest)
     problem = run_endings.problem(manifest, code, may_select_none=may_select_none)
     if problem is None and manifest is not None:
         problem = run_endings.unmeasured_problem(manifest, settings.allow_unmeasured)

@@ -155,7 +155,7 @@ def profile(session: nox.Session, settings: Settings) -> None:
     command = ["scalene", "run", "-o", str(profile_json), *defaults, *options.tool_args]
     failed = None
     try:
-        session.run(*command, program.target, *extra, env=program_env(settings))
+        session.run(*command, program.target, *extra, env=program_env(settings, session))
     except nox.command.CommandFailed as error:
         failed = error  # report what scalene saved, then fail
         if not profile_json.exists():
@@ -197,7 +197,7 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
         flags = ["--native"] * options.native + ["--follow-fork"] * options.follow_fork
         try:
             session.run("memray", "run", *flags, "-q", "-f", "-o", str(capture), *program.command,
-                        env=program_env(settings))  # fmt: skip
+                        env=program_env(settings, session))  # fmt: skip
         except nox.command.CommandFailed as error:
             failed = error  # memray still wrote the capture: report what it holds, then fail
             if not capture.exists():
@@ -227,4 +227,6 @@ def live(session: nox.Session, settings: Settings) -> None:
     program = workload_program(session, settings, options)
     install(session, settings)
     flags = ["--native"] if options.native else []
-    session.run("memray", "run", "--live", *flags, *program.command, env=program_env(settings))
+    session.run(
+        "memray", "run", "--live", *flags, *program.command, env=program_env(settings, session)
+    )
