@@ -173,3 +173,14 @@ def test_template_repo_ci_shards_cover_every_test_file_once() -> None:
         str(path.relative_to(TEMPLATE)) for path in (TEMPLATE / "tests").glob("test_*.py")
     )
     assert sorted(slow_files) == test_files  # each file in exactly one slow shard
+
+
+def test_memory_workflow_runs_pushes_on_the_default_branch_whatever_its_name(
+    github: Path,
+) -> None:
+    workflow = yaml.safe_load((github / MEMORY_WORKFLOW).read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert triggers["push"] is None  # no branch list that names `main` only
+    for name, job in workflow["jobs"].items():
+        assert "github.event.repository.default_branch" in job["if"], name
+        assert "github.event_name != 'push'" in job["if"], name  # pull requests still run

@@ -48,8 +48,8 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         sessions.read_text().replace('"--stacks=8",', '"--stacks=8", "--durations=5",')
     )
     workflow = repo / "template" / ".github" / "workflows" / "memory.yml"
-    workflow.write_text(workflow.read_text().replace("  memtest:\n    runs-on: ubuntu-latest\n",
-                                                     "  memtest:\n    runs-on: ubuntu-latest\n    timeout-minutes: 30\n"))  # fmt: skip
+    workflow.write_text(workflow.read_text().replace("  memtest:\n",
+                                                     "  memtest:\n    timeout-minutes: 30\n"))  # fmt: skip
     git(repo, "commit", "-q", "-am", "1.1.0")
     git(repo, "tag", "1.1.0")
     return repo
@@ -206,13 +206,16 @@ def test_baseline_and_memgate_work(adopted) -> None:
     assert written == [], written
 
 
-def test_memwise_files_pass_the_projects_ruff(adopted) -> None:
+def test_memwise_files_pass_the_projects_ruff_and_black(adopted) -> None:
     # ruff applies .memwise/pyproject.toml's settings to memwise's files, whatever the
     # project selected (one project selects every rule).
     _, root, _ = adopted
     result = run(["ruff", "check", "--no-cache", "--output-format=concise", "."], root, check=False)
     assert ".memwise/" not in result.stdout, result.stdout
     run(["ruff", "format", "--check", "--no-cache", ".memwise"], root)
+    # A project formatted by black over its whole tree, with black's defaults: nothing of
+    # memwise's to reformat (its files are formatted at black's 88 columns).
+    run([str(Path(sys.executable).parent / "black"), "--check", "--quiet", "."], root / ".memwise")
 
 
 def test_updating_the_layer_changes_only_its_own_files(adopted, template_repo) -> None:

@@ -44,8 +44,8 @@ def release_1_1(repo: Path) -> None:
          '"--stacks=8", "--durations=5",')  # fmt: skip
     edit(
         template / ".github" / "workflows" / "memory.yml",
-        "  memtest:\n    runs-on: ubuntu-latest\n",
-        "  memtest:\n    runs-on: ubuntu-latest\n    timeout-minutes: 30\n",
+        "  memtest:\n",
+        "  memtest:\n    timeout-minutes: 30\n",
     )
     edit(template / "pyproject.toml.jinja", "xfail_strict = true\n",
          'xfail_strict = true\nconsole_output_style = "count"\n')  # fmt: skip

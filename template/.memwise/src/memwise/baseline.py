@@ -66,9 +66,7 @@ def read(path: Path) -> dict[str, Record]:
     """Every environment's record; none for a missing file; BaselineError for a broken one."""
     if not path.is_file():
         return {}
-    fix = (
-        f"fix it, or record it again with `nox -s baseline` (git checkout {path.name} restores it)"
-    )
+    fix = f"fix it, or record it again with `nox -s baseline` (git checkout {path.name} restores it)"
     try:
         data = parse(path.read_text(encoding="utf-8"))
     except (BaselineError, UnicodeDecodeError) as error:
@@ -76,7 +74,9 @@ def read(path: Path) -> dict[str, Record]:
     environments = data.get("environments", {})
     if not isinstance(environments, dict):
         raise BaselineError(f"{path}: [environments] must be a table; {fix}")
-    return {name: _record(path, name, table, fix) for name, table in environments.items()}
+    return {
+        name: _record(path, name, table, fix) for name, table in environments.items()
+    }
 
 
 def _record(path: Path, name: str, table: object, fix: str) -> Record:
@@ -87,13 +87,18 @@ def _record(path: Path, name: str, table: object, fix: str) -> Record:
     for key in ("figures", "noise", "sites"):
         values = table.get(key, {})
         if not isinstance(values, dict) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values.values()
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0
+            for v in values.values()
         ):
-            raise BaselineError(f"{where}.{key}: every value must be a size in bytes; {fix}")
+            raise BaselineError(
+                f"{where}.{key}: every value must be a size in bytes; {fix}"
+            )
         parts[key] = dict(values)
     runs = table.get("runs", 1)
     if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
-        raise BaselineError(f"{where}: runs must be a whole number of at least 1; {fix}")
+        raise BaselineError(
+            f"{where}: runs must be a whole number of at least 1; {fix}"
+        )
     method = table.get("method", "pymalloc")
     return Record(parts["figures"], parts["noise"], parts["sites"], runs, str(method))
 

@@ -65,7 +65,9 @@ def environment_python(location: Path) -> str | None:
         return None
     values = {
         key.strip(): value.strip()
-        for key, _, value in (line.partition("=") for line in config.read_text().splitlines())
+        for key, _, value in (
+            line.partition("=") for line in config.read_text().splitlines()
+        )
     }
     found = values.get("version_info") or values.get("version") or ""
     return ".".join(found.split(".")[:2]) or None
@@ -110,7 +112,11 @@ def install(session: nox.Session, settings: Settings, *, profile: bool = False) 
     if settings.installable:
         project = ["-e", f".[{extras}]" if extras else "."]
     else:  # not buildable: its dependencies only; programs import it from the folder
-        project = ["-r", "pyproject.toml", *(f"--extra={extra}" for extra in settings.test_extras)]
+        project = [
+            "-r",
+            "pyproject.toml",
+            *(f"--extra={extra}" for extra in settings.test_extras),
+        ]
     groups = [f"--group={group}" for group in settings.test_groups]
     requirements = [arg for name in settings.test_requirements for arg in ("-r", name)]
     toolkit = ".memwise[profile]" if profile else ".memwise"
@@ -141,10 +147,13 @@ def lock_constraints(session: nox.Session, settings: Settings) -> list[str]:
 
 def ignore_in_git(folder: Path) -> None:
     """Let nox's folder of environments ignore itself in git, as .pytest_cache does: a
-    project without `.nox/` in its .gitignore stays clean (and `copier update` can run)."""
+    project without `.nox/` in its .gitignore stays clean (and `copier update` can run).
+    """
     marker = folder / ".gitignore"
     if folder.is_dir() and not marker.exists():
-        marker.write_text("# written by memwise: nox's environments are not committed\n*\n")
+        marker.write_text(
+            "# written by memwise: nox's environments are not committed\n*\n"
+        )
 
 
 # memray's terminal and report interfaces: memray imports textual when it starts, before it
@@ -171,10 +180,16 @@ def compile_bytecode(session: nox.Session, settings: Settings) -> None:
         if path.is_dir() and not path.name.startswith(".") and path.name not in skipped
     ]
     toolkit = settings.root / ".memwise" / "src"
-    folders += [session.virtualenv.location, *([str(toolkit)] if toolkit.is_dir() else [])]
+    folders += [
+        session.virtualenv.location,
+        *([str(toolkit)] if toolkit.is_dir() else []),
+    ]
     # Named anywhere in the project's dependencies (or extras, or groups): compiled as well.
     dependencies = str(
-        [settings.project.get("project", {}), settings.project.get("dependency-groups", {})]
+        [
+            settings.project.get("project", {}),
+            settings.project.get("dependency-groups", {}),
+        ]
     ).lower()
     tools = [name for name in TOOL_ONLY_PACKAGES if name not in dependencies]
     exclude = ["-x", rf"site-packages[\\/]({'|'.join(tools)})[\\/]"] if tools else []
@@ -186,17 +201,23 @@ def compile_bytecode(session: nox.Session, settings: Settings) -> None:
 def bytecode_env(session: nox.Session) -> dict[str, str]:
     """Bytecode of the measuring runs in the session's environment, never beside the
     project's files (its docs/ or tests/ get no __pycache__ from memwise)."""
-    return {"PYTHONPYCACHEPREFIX": str(Path(session.virtualenv.location) / "memwise-bytecode")}
+    return {
+        "PYTHONPYCACHEPREFIX": str(
+            Path(session.virtualenv.location) / "memwise-bytecode"
+        )
+    }
 
 
-def program_env(settings: Settings, session: nox.Session | None = None) -> dict[str, str]:
+def program_env(
+    settings: Settings, session: nox.Session | None = None
+) -> dict[str, str]:
     """The environment of a program or pytest: [tool.memwise.env], the project's folders on
     PYTHONPATH when the project is not installable (so a workload can import it), and, given
     the session, its bytecode kept in the session's environment (``bytecode_env``)."""
     env = {**settings.env, **(bytecode_env(session) if session is not None else {})}
     if not settings.installable:
         paths = [str(path) for path in settings.import_paths]
-        env["PYTHONPATH"] = os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]).rstrip(
-            os.pathsep
-        )
+        env["PYTHONPATH"] = os.pathsep.join(
+            [*paths, os.environ.get("PYTHONPATH", "")]
+        ).rstrip(os.pathsep)
     return env

@@ -38,7 +38,9 @@ class Tolerance:
     noise_factor: float
 
     @classmethod
-    def from_settings(cls, relative: float, absolute_kib: float, noise_factor: float) -> Tolerance:
+    def from_settings(
+        cls, relative: float, absolute_kib: float, noise_factor: float
+    ) -> Tolerance:
         return cls(relative, int(absolute_kib * 1024), noise_factor)
 
     def limit(self, name: str, baseline: int, spread: int) -> int:
@@ -46,7 +48,9 @@ class Tolerance:
         return baseline + int(max(self.noise_factor * spread, floor))
 
     def __str__(self) -> str:
-        least = f" and {self.absolute_bytes / 1024:g} KiB" if self.absolute_bytes else ""
+        least = (
+            f" and {self.absolute_bytes / 1024:g} KiB" if self.absolute_bytes else ""
+        )
         return f"{self.noise_factor:g} x measured noise, at least {self.relative:.1%}{least}"
 
 
@@ -104,7 +108,11 @@ def compare(
             name,
             baseline.get(name),
             now.get(name),
-            tolerance.limit(name, baseline[name], noise.get(name, 0)) if name in baseline else None,
+            (
+                tolerance.limit(name, baseline[name], noise.get(name, 0))
+                if name in baseline
+                else None
+            ),
             any(fnmatch.fnmatchcase(name, pattern) for pattern in allow_missing),
         )
         for name in sorted(set(baseline) | set(now))
@@ -115,14 +123,18 @@ def compare(
 MAD_TO_SIGMA = 1.4826
 
 
-def median_and_noise(runs: list[dict[str, int]]) -> tuple[dict[str, int], dict[str, int]]:
+def median_and_noise(
+    runs: list[dict[str, int]],
+) -> tuple[dict[str, int], dict[str, int]]:
     """Each figure's median over the runs, and its noise: the scaled median absolute
     deviation, which one odd run among five cannot inflate as it would the range."""
     names = sorted(set().union(*runs)) if runs else []
     values = {name: [run[name] for run in runs if name in run] for name in names}
     medians = {name: statistics.median(found) for name, found in values.items()}
     noise = {
-        name: round(MAD_TO_SIGMA * statistics.median(abs(v - medians[name]) for v in found))
+        name: round(
+            MAD_TO_SIGMA * statistics.median(abs(v - medians[name]) for v in found)
+        )
         for name, found in values.items()
     }
     return {name: int(median) for name, median in medians.items()}, noise
@@ -181,12 +193,12 @@ class SiteChange:
         return self.after - self.before
 
     def describe(self) -> str:
-        return (
-            f"{self.site}: {mib(self.before)} -> {mib(self.after)} ({self.growth / MIB:+.2f} MiB)"
-        )
+        return f"{self.site}: {mib(self.before)} -> {mib(self.after)} ({self.growth / MIB:+.2f} MiB)"
 
 
-def grown_sites(before: dict[str, int], after: dict[str, int], count: int = 5) -> list[SiteChange]:
+def grown_sites(
+    before: dict[str, int], after: dict[str, int], count: int = 5
+) -> list[SiteChange]:
     """The call sites whose allocations grew most between the baseline and now."""
     changes = [
         SiteChange(site, before.get(site, 0), after.get(site, 0))

@@ -31,7 +31,11 @@ def summary_markdown(
 ) -> str:
     """The CI job summary: verdict, every figure against its limit, where memory grew."""
     failing = [c for c in comparisons if c.fails]
-    verdict = f"failed: {len(failing)} figure(s) grew or went missing" if failing else "passed"
+    verdict = (
+        f"failed: {len(failing)} figure(s) grew or went missing"
+        if failing
+        else "passed"
+    )
     rows = [
         f"| {c.name} | {_size(c.baseline)} | {_size(c.now)} | {_size(c.limit)} | {c.status} |"
         for c in comparisons
@@ -93,25 +97,32 @@ def report_html(
 def bencher_metric_format(figures: dict[str, int]) -> str:
     """Bencher Metric Format: each figure a benchmark with one ``bytes`` measure."""
     return json.dumps(
-        {name: {"bytes": {"value": size}} for name, size in sorted(figures.items())}, indent=1
+        {name: {"bytes": {"value": size}} for name, size in sorted(figures.items())},
+        indent=1,
     )
 
 
 def benchmark_action_json(figures: dict[str, int]) -> str:
     """github-action-benchmark's ``customSmallerIsBetter`` input."""
     entries = [
-        {"name": name, "unit": "bytes", "value": size} for name, size in sorted(figures.items())
+        {"name": name, "unit": "bytes", "value": size}
+        for name, size in sorted(figures.items())
     ]
     return json.dumps(entries, indent=1)
 
 
-def history_html(environment: str, history: Sequence[tuple[str, str, dict[str, int]]]) -> str:
+def history_html(
+    environment: str, history: Sequence[tuple[str, str, dict[str, int]]]
+) -> str:
     """Each figure over the baseline file's git history, as inline SVG plots (no scripts).
 
     ``history`` holds (commit, date, figures) from oldest to newest.
     """
     names = sorted({name for _, _, figures in history for name in figures})
-    plots = [_plot(name, [(f"{c} {d}", f.get(name)) for c, d, f in history]) for name in names]
+    plots = [
+        _plot(name, [(f"{c} {d}", f.get(name)) for c, d, f in history])
+        for name in names
+    ]
     body = "".join(plots) or "<p>No figures recorded for this environment yet.</p>"
     title = f"Memory figures over time: {environment}"
     return (

@@ -19,7 +19,12 @@ from memwise import baseline, gate, gate_reports
 from memwise.environment import bytecode_env, compile_bytecode, install, program_env
 from memwise.manifest import Manifest
 from memwise.options import parse_baseline_runs, parse_no_options
-from memwise.pytest_runs import keep_failing_captures, memtest_flags, read_manifest, run_pytest
+from memwise.pytest_runs import (
+    keep_failing_captures,
+    memtest_flags,
+    read_manifest,
+    run_pytest,
+)
 from memwise.reports import flamegraphs, fresh_folder, listing
 from memwise.sessions import failures_message, parse
 from memwise.settings import Settings
@@ -78,7 +83,9 @@ def measure(session: nox.Session, settings: Settings, reports: Path) -> Measurem
     return Measurement(figures, gate.call_sites(stats, settings.root), stats, manifest)
 
 
-def warm_up(session: nox.Session, settings: Settings, capture: Path, env: dict[str, str]) -> None:
+def warm_up(
+    session: nox.Session, settings: Settings, capture: Path, env: dict[str, str]
+) -> None:
     """Run the workload once, unmeasured, in an environment where it never ran.
 
     The first run of a workload in a fresh environment allocated 1.6% more at its peak than
@@ -91,7 +98,9 @@ def warm_up(session: nox.Session, settings: Settings, capture: Path, env: dict[s
     session.run("memray", "run", "-q", "-f", "-o", str(capture), settings.workload or "",
                 env=env, silent=True)  # fmt: skip
     capture.unlink(missing_ok=True)
-    marker.write_text("memwise: the workload ran once here (memwise.gate_sessions.warm_up)\n")
+    marker.write_text(
+        "memwise: the workload ran once here (memwise.gate_sessions.warm_up)\n"
+    )
 
 
 def tolerance_of(settings: Settings) -> gate.Tolerance:
@@ -105,7 +114,9 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
     started = time.perf_counter()
     path = settings.root / settings.baseline
     env = baseline.environment(python)
-    record = baseline_record(session, settings, path, env)  # before measuring: fail fast
+    record = baseline_record(
+        session, settings, path, env
+    )  # before measuring: fail fast
     install(session, settings)
     reports = fresh_folder(settings.root / settings.reports / "memgate")
     run = measure(session, settings, reports)
@@ -121,13 +132,21 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
         return
     tolerance = tolerance_of(settings)
     comparisons = gate.compare(
-        record.figures, record.noise, run.figures, tolerance, settings.gate_allow_missing
+        record.figures,
+        record.noise,
+        run.figures,
+        tolerance,
+        settings.gate_allow_missing,
     )
     sites = gate.grown_sites(record.sites, run.sites)
     summary = reports / "summary.md"
-    summary.write_text(gate_reports.summary_markdown(comparisons, tolerance, sites, env), "utf-8")
+    summary.write_text(
+        gate_reports.summary_markdown(comparisons, tolerance, sites, env), "utf-8"
+    )
     page = reports / "report.html"
-    page.write_text(gate_reports.report_html(f"Memory gate: {env}", comparisons, sites), "utf-8")
+    page.write_text(
+        gate_reports.report_html(f"Memory gate: {env}", comparisons, sites), "utf-8"
+    )
     for comparison in comparisons:
         session.log(comparison.describe())
     regressions = [c for c in comparisons if c.status == "REGRESSION"]
@@ -138,7 +157,9 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
     if run.manifest.failed:
         problems.append(failures_message(session, run.manifest, kept, reports))
     if regressions:
-        problems.append(regression_message(session, regressions, sites, kept, reports, path.name))
+        problems.append(
+            regression_message(session, regressions, sites, kept, reports, path.name)
+        )
     if missing:
         problems.append(missing_message(missing, path.name))
     new = [c.name for c in comparisons if c.status == "new"]
@@ -218,7 +239,9 @@ def write_measured(reports: Path, name: str, env: str, run: Measurement) -> None
     artifact) and in the formats of Bencher and github-action-benchmark."""
     record = baseline.Record(run.figures, sites=run.sites)
     (reports / name).write_text(baseline.text({env: record}), encoding="utf-8")
-    (reports / "bencher.json").write_text(gate_reports.bencher_metric_format(run.figures), "utf-8")
+    (reports / "bencher.json").write_text(
+        gate_reports.bencher_metric_format(run.figures), "utf-8"
+    )
     action = gate_reports.benchmark_action_json(run.figures)
     (reports / "benchmark-action.json").write_text(action, encoding="utf-8")
 
@@ -237,7 +260,9 @@ def regression_message(
     if workload.exists() and any(c.name.startswith("workload ") for c in regressions):
         pictures += flamegraphs(session, workload, reports / "workload")
     pictures += [
-        path for capture in kept for path in flamegraphs(session, capture, reports / capture.stem)
+        path
+        for capture in kept
+        for path in flamegraphs(session, capture, reports / capture.stem)
     ]
     where = (
         "\nWhere the workload's allocations grew most (call site: baseline -> now):\n"
@@ -262,7 +287,9 @@ def baseline_session(session: nox.Session, settings: Settings, python: str) -> N
     for number in range(count):
         session.log(f"measuring, run {number + 1} of {count}")
         run = measure(
-            session, settings, fresh_folder(settings.root / settings.reports / "baseline")
+            session,
+            settings,
+            fresh_folder(settings.root / settings.reports / "baseline"),
         )
         if run.manifest.failed:
             session.error(
@@ -275,10 +302,14 @@ def baseline_session(session: nox.Session, settings: Settings, python: str) -> N
     path = settings.root / settings.baseline
     env = baseline.environment(python)
     try:
-        baseline.write(path, env, baseline.Record(figures, noise, sites, runs=len(runs)))
+        baseline.write(
+            path, env, baseline.Record(figures, noise, sites, runs=len(runs))
+        )
     except baseline.BaselineError as error:
         session.error(f"{error} (the other environments' figures are kept from it)")
-    session.log(f"wrote the figures of {env} to {path} ({len(runs)} runs): review and commit it")
+    session.log(
+        f"wrote the figures of {env} to {path} ({len(runs)} runs): review and commit it"
+    )
 
 
 def memhistory(session: nox.Session, settings: Settings, python: str) -> None:
@@ -290,7 +321,9 @@ def memhistory(session: nox.Session, settings: Settings, python: str) -> None:
         cwd=settings.root, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if log.returncode != 0:
-        session.error(f"git could not read the history of {path.name}: {log.stderr.strip()}")
+        session.error(
+            f"git could not read the history of {path.name}: {log.stderr.strip()}"
+        )
     history = []
     for line in log.stdout.splitlines():
         commit, date = line.split(" ", 1)
@@ -304,16 +337,22 @@ def memhistory(session: nox.Session, settings: Settings, python: str) -> None:
                 continue
             history.append((commit, date, gate_reports.figures_from_any(data, env)))
     if not history:
-        session.error(f"{path.name} has no committed history yet: commit it, then run again")
+        session.error(
+            f"{path.name} has no committed history yet: commit it, then run again"
+        )
     reports = fresh_folder(settings.root / settings.reports / "memhistory")
     page = reports / "history.html"
     page.write_text(gate_reports.history_html(env, history), encoding="utf-8")
     latest = history[-1][2]
-    (reports / "bencher.json").write_text(gate_reports.bencher_metric_format(latest), "utf-8")
+    (reports / "bencher.json").write_text(
+        gate_reports.bencher_metric_format(latest), "utf-8"
+    )
     (reports / "benchmark-action.json").write_text(
         gate_reports.benchmark_action_json(latest), "utf-8"
     )
-    session.log(f"history of {len(history)} version(s) of {path.name} ({env}):\n{listing([page])}")
+    session.log(
+        f"history of {len(history)} version(s) of {path.name} ({env}):\n{listing([page])}"
+    )
 
 
 MEMHISTORY_HELP = (

@@ -38,7 +38,9 @@ class Lock:
 
     def constraints(self) -> str:
         """The pins as a constraints file (`name==version` a line)."""
-        return "".join(f"{name}=={version}\n" for name, version in sorted(self.pins.items()))
+        return "".join(
+            f"{name}=={version}\n" for name, version in sorted(self.pins.items())
+        )
 
 
 def find_lock(root: Path) -> Path | None:
@@ -48,7 +50,8 @@ def find_lock(root: Path) -> Path | None:
 
 def read_lock(path: Path, python: str) -> Lock:
     """The pins of a lock for a Python version ("3.14"): where a lock pins a package in
-    several versions for several Pythons (uv's resolution markers), the one for this Python."""
+    several versions for several Pythons (uv's resolution markers), the one for this Python.
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
@@ -68,7 +71,9 @@ def read_lock(path: Path, python: str) -> Lock:
 def _is_the_project(package: dict[str, Any]) -> bool:
     """The project itself (or a workspace member): installed from its folder, never pinned."""
     source = package.get("source", {})
-    return isinstance(source, dict) and bool({"editable", "virtual", "directory"} & set(source))
+    return isinstance(source, dict) and bool(
+        {"editable", "virtual", "directory"} & set(source)
+    )
 
 
 def _applies(markers: list[str], python: str) -> bool:

@@ -61,7 +61,9 @@ def problems_of(item: pytest.Item, *, is_unittest: bool) -> list[str]:
     found: list[str] = []
     names = sorted({mark.name for mark in marks})
     if len(names) > 1:
-        found.append(f"has {' and '.join(names)}: pytest-memray takes one memory marker per test")
+        found.append(
+            f"has {' and '.join(names)}: pytest-memray takes one memory marker per test"
+        )
     for mark in marks:
         signature = SIGNATURES[mark.name]
         wrong = _argument_problem(mark, signature)
@@ -100,17 +102,25 @@ def _argument_problem(mark: pytest.Mark, signature: Signature) -> str | None:
     return None
 
 
-MARKERS_HEADLINE = "memwise: memory markers that pytest-memray cannot use (no test was run):"
+MARKERS_HEADLINE = (
+    "memwise: memory markers that pytest-memray cannot use (no test was run):"
+)
 
 
-def marker_problems(items: list[pytest.Item], is_unittest: dict[str, bool]) -> str | None:
+def marker_problems(
+    items: list[pytest.Item], is_unittest: dict[str, bool]
+) -> str | None:
     """One message naming every test whose memory marker cannot work, or None."""
     lines = [
         f"  {item.nodeid}: {problem}"
         for item in items
-        for problem in problems_of(item, is_unittest=is_unittest.get(item.nodeid, False))
+        for problem in problems_of(
+            item, is_unittest=is_unittest.get(item.nodeid, False)
+        )
     ]
     if not lines:
         return None
-    shown = lines[:20] + ([f"  ... and {len(lines) - 20} more"] if len(lines) > 20 else [])
+    shown = lines[:20] + (
+        [f"  ... and {len(lines) - 20} more"] if len(lines) > 20 else []
+    )
     return "\n".join([MARKERS_HEADLINE, *shown])

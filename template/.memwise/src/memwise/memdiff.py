@@ -26,7 +26,8 @@ from memwise.settings import Settings, SettingsError, load
 
 def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
     """Measure a git ref (in a temporary worktree) and the working tree on this machine, and
-    print the gate's comparison of the two: figures, and where the workload's memory grew."""
+    print the gate's comparison of the two: figures, and where the workload's memory grew.
+    """
     ref = parse(session, parse_memdiff_ref)
     reports = fresh_folder(settings.root / settings.reports / "memdiff")
     found = subprocess.run(
@@ -34,11 +35,17 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
         cwd=settings.root, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if found.returncode != 0:
-        session.error(f"git could not check out {ref!r}: no commit, branch or tag of that name")
+        session.error(
+            f"git could not check out {ref!r}: no commit, branch or tag of that name"
+        )
     ref_commit = found.stdout.strip()
     head = git_output(session, settings.root, "rev-parse", "HEAD")
-    dirty = git_output(session, settings.root, "status", "--porcelain", "--untracked-files=no")
-    now_side = f"the working tree ({head[:12]}{' with uncommitted changes' if dirty else ''})"
+    dirty = git_output(
+        session, settings.root, "status", "--porcelain", "--untracked-files=no"
+    )
+    now_side = (
+        f"the working tree ({head[:12]}{' with uncommitted changes' if dirty else ''})"
+    )
     worktree = reports / "worktree"
     added = subprocess.run(
         ["git", "worktree", "add", "--detach", "--force", str(worktree), ref_commit],
@@ -69,10 +76,14 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
     sites = gate.grown_sites(before.sites, after.sites)
     title = f"ref {ref} ({ref_commit[:12]}) -> now, {now_side}"
     page = reports / "memdiff.html"
-    page.write_text(gate_reports.report_html(f"Memory: {title}", comparisons, sites), "utf-8")
+    page.write_text(
+        gate_reports.report_html(f"Memory: {title}", comparisons, sites), "utf-8"
+    )
     summary = reports / "summary.md"
     summary.write_text(
-        gate_reports.summary_markdown(comparisons, tolerance, sites, f"{title}, {interpreter}"),
+        gate_reports.summary_markdown(
+            comparisons, tolerance, sites, f"{title}, {interpreter}"
+        ),
         encoding="utf-8",
     )
     for comparison in comparisons:
@@ -89,7 +100,9 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
     )
 
 
-INTERPRETER = "import platform, sys; print('Python', platform.python_version(), sys.executable)"
+INTERPRETER = (
+    "import platform, sys; print('Python', platform.python_version(), sys.executable)"
+)
 
 
 def parse_memdiff_ref(words: list[str]) -> str:
@@ -98,7 +111,9 @@ def parse_memdiff_ref(words: list[str]) -> str:
         print(MEMDIFF_USAGE)
         raise HelpShown
     if len(words) != 1 or words[0].startswith("-"):
-        raise OptionsError(f"give one git ref to compare the working tree with\n{MEMDIFF_USAGE}")
+        raise OptionsError(
+            f"give one git ref to compare the working tree with\n{MEMDIFF_USAGE}"
+        )
     return words[0]
 
 
@@ -112,7 +127,9 @@ dependencies. memdiff reports; it does not fail on growth (memgate does)."""
 
 
 def git_output(session: nox.Session, root: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         session.error(f"git {' '.join(args)}: {result.stderr.strip() or 'failed'}")
     return result.stdout.strip()
@@ -123,7 +140,9 @@ def install_code_of(session: nox.Session, settings: Settings) -> None:
     comparison runs its own code. A project that does not build is imported from its folders
     instead (``program_env``)."""
     if settings.installable:
-        session.install("--no-deps", "--reinstall", "-e", str(settings.root), silent=True)
+        session.install(
+            "--no-deps", "--reinstall", "-e", str(settings.root), silent=True
+        )
 
 
 def require_code_from(session: nox.Session, settings: Settings, side: str) -> None:
@@ -135,8 +154,12 @@ def require_code_from(session: nox.Session, settings: Settings, side: str) -> No
         )
         return
     probe = f"import {settings.package} as m; print(m.__file__)"
-    found = session.run("python", "-c", probe, env=program_env(settings, session), silent=True)
+    found = session.run(
+        "python", "-c", probe, env=program_env(settings, session), silent=True
+    )
     lines = str(found).strip().splitlines()
     origin = Path(lines[-1]).resolve() if lines else None
     if origin is None or not origin.is_relative_to(settings.root.resolve()):
-        session.error(f"{side}: {settings.package} imports from {origin}, not from {settings.root}")
+        session.error(
+            f"{side}: {settings.package} imports from {origin}, not from {settings.root}"
+        )

@@ -106,7 +106,9 @@ def parse_program_options(session: str, words: list[str]) -> Options:
         )
     if capture is not None and not capture.is_file():
         raise OptionsError(f"no such capture file: {capture}")
-    return Options(program, parsed.native, getattr(parsed, "follow_fork", False), capture)
+    return Options(
+        program, parsed.native, getattr(parsed, "follow_fork", False), capture
+    )
 
 
 def parse_profile_options(words: list[str]) -> Options:
@@ -114,10 +116,16 @@ def parse_profile_options(words: list[str]) -> Options:
     if words[:1] in (["--help"], ["-h"]):
         profile_parser().print_help()
         raise HelpShown
-    start = next((i for i, word in enumerate(words) if word.endswith(".py")), len(words))
+    start = next(
+        (i for i, word in enumerate(words) if word.endswith(".py")), len(words)
+    )
     if words[start : start + 1] == [] and "-m" in words:
-        raise OptionsError("scalene profiles a file: give the path of a script, not `-m module`")
-    program = Program(words[start], args=words[start + 1 :]) if start < len(words) else None
+        raise OptionsError(
+            "scalene profiles a file: give the path of a script, not `-m module`"
+        )
+    program = (
+        Program(words[start], args=words[start + 1 :]) if start < len(words) else None
+    )
     return Options(program, tool_args=words[:start])
 
 
@@ -133,7 +141,9 @@ def parse_baseline_runs(words: list[str], default: int) -> int:
     )  # fmt: skip
     runs: int = parser.parse_args(words).runs
     if runs < 1:
-        raise OptionsError(f"--runs must be 1 or more, not {runs}\n{parser.format_usage()}")
+        raise OptionsError(
+            f"--runs must be 1 or more, not {runs}\n{parser.format_usage()}"
+        )
     return runs
 
 

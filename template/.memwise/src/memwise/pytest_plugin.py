@@ -42,7 +42,9 @@ MARKER_HELP = {
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("memwise", "memwise (memory budgets and the run's manifest)")
+    group = parser.getgroup(
+        "memwise", "memwise (memory budgets and the run's manifest)"
+    )
     group.addoption(
         "--memwise-manifest", metavar="PATH", type=Path, default=None,
         help="write each test's node id, outcome, peak memory and capture to this JSON file",
@@ -62,16 +64,21 @@ IGNORED_WARNINGS = [
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None, None, None]:
+def pytest_load_initial_conftests(
+    early_config: pytest.Config,
+) -> Generator[None, None, None]:
     """A conftest.py that fails to import ends pytest as a usage error (exit code 4) before
-    any plugin is configured: write it into the manifest, so the session says what it is."""
+    any plugin is configured: write it into the manifest, so the session says what it is.
+    """
     try:
         return (yield)
     except Exception as error:
         path = getattr(early_config.known_args_namespace, "memwise_manifest", None)
         if path is not None:
             cause = getattr(error, "cause", error)
-            problem = Problem("conftest", str(getattr(error, "path", "")), last_line(cause))
+            problem = Problem(
+                "conftest", str(getattr(error, "path", "")), last_line(cause)
+            )
             Manifest(running_python(), sys.platform, 4, [], [problem]).write(Path(path))
         raise
 
@@ -145,7 +152,9 @@ class MemoryRecorder:
             refused = None
         except pytest.UsageError as error:
             refused = str(error)
-        wrong = marker_problems(items, {item.nodeid: is_unittest(item) for item in items})
+        wrong = marker_problems(
+            items, {item.nodeid: is_unittest(item) for item in items}
+        )
         if refused and not wrong:
             wrong = f"{MARKERS_HEADLINE}\n  {refused}"
         if wrong:
@@ -167,12 +176,16 @@ class MemoryRecorder:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            if report.longreprtext.startswith(MARKERS_HEADLINE):  # from a pytest-xdist worker
+            if report.longreprtext.startswith(
+                MARKERS_HEADLINE
+            ):  # from a pytest-xdist worker
                 if not any(problem.kind == "markers" for problem in self.problems):
                     self.problems.append(Problem("markers", "", report.longreprtext))
                 return
             where = str(report.fspath or report.nodeid)
-            self.problems.append(Problem("collection", where, last_line(report.longreprtext)))
+            self.problems.append(
+                Problem("collection", where, last_line(report.longreprtext))
+            )
 
     def pytest_internalerror(self, excrepr: Any) -> None:
         self.problems.append(Problem("internal", "", last_line(str(excrepr))))
@@ -262,7 +275,9 @@ class MemoryRecorder:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         path = self.config.getoption("memwise_manifest")
-        if path is None or hasattr(self.config, "workerinput"):  # xdist workers: controller writes
+        if path is None or hasattr(
+            self.config, "workerinput"
+        ):  # xdist workers: controller writes
             return
         manifest = Manifest(
             running_python(), sys.platform, int(exitstatus), list(self.records.values()),

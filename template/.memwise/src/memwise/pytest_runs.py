@@ -20,7 +20,10 @@ from memwise.settings import Settings
 
 
 def run_pytest(
-    session: nox.Session, settings: Settings, *args: str, env: dict[str, str] | None = None
+    session: nox.Session,
+    settings: Settings,
+    *args: str,
+    env: dict[str, str] | None = None,
 ) -> int:
     """Run pytest with the project's settings; its exit code (pytest's own meanings).
 
@@ -34,7 +37,9 @@ def run_pytest(
     try:
         # Exit code 5 (nothing collected) is not nox's to call a failure: the manifest says
         # it was 5, and the session decides (the gate runs only the budgeted tests).
-        session.run("pytest", *args, *settings.pytest_args, env=run_env, success_codes=[0, 5])
+        session.run(
+            "pytest", *args, *settings.pytest_args, env=run_env, success_codes=[0, 5]
+        )
     except nox.command.CommandFailed as error:
         return error.return_code if error.return_code is not None else 1
     return 0
@@ -42,7 +47,11 @@ def run_pytest(
 
 def memtest_flags(settings: Settings, reports: Path, prefix: str) -> list[str]:
     """pytest-memray's flags and memwise's: pytest-memray ignores its ini keys, so flags."""
-    limit = [f"--memwise-default-limit={settings.default_limit}"] if settings.default_limit else []
+    limit = (
+        [f"--memwise-default-limit={settings.default_limit}"]
+        if settings.default_limit
+        else []
+    )
     return [
         "--memray", f"--memray-bin-path={reports / 'captures'}", f"--memray-bin-prefix={prefix}",
         f"--memwise-manifest={reports / MANIFEST_NAME}", *limit,
@@ -55,7 +64,9 @@ def workers(settings: Settings) -> list[str]:
     The gate does not use them: its figures are compared across runs, and worker processes
     add their own threads' allocations to a test's total.
     """
-    if settings.workers is None or (settings.workers == "auto" and (os.cpu_count() or 1) < 2):
+    if settings.workers is None or (
+        settings.workers == "auto" and (os.cpu_count() or 1) < 2
+    ):
         return []
     return ["-n", settings.workers]
 
@@ -83,7 +94,9 @@ def read_manifest(
     if problem is None and manifest is not None:
         problem = run_endings.unmeasured_problem(manifest, settings.allow_unmeasured)
     if problem is not None or manifest is None:
-        session.error(problem or f"pytest ended with exit code {code} and wrote no manifest")
+        session.error(
+            problem or f"pytest ended with exit code {code} and wrote no manifest"
+        )
     return manifest
 
 
@@ -115,7 +128,9 @@ def note_unmeasured(session: nox.Session, manifest: Manifest) -> None:
     unmeasured = manifest.unmeasured
     if unmeasured:
         names = listing([Path(test.nodeid) for test in unmeasured[:10]])
-        more = f"\n  ... and {len(unmeasured) - 10} more" if len(unmeasured) > 10 else ""
+        more = (
+            f"\n  ... and {len(unmeasured) - 10} more" if len(unmeasured) > 10 else ""
+        )
         session.warn(
             f"{len(unmeasured)} of {len(manifest.ran)} tests ran WITHOUT memory tracking, "
             f"as [tool.memwise] allow-unmeasured allows:\n{names}{more}"

@@ -39,7 +39,9 @@ def supported_pythons(project: dict[str, Any]) -> list[str]:
         for classifier in metadata.get("classifiers", [])
         if (match := _CLASSIFIER.match(classifier))
     ]
-    requires = str(metadata.get("requires-python", "") or poetry_python(project)).strip()
+    requires = str(
+        metadata.get("requires-python", "") or poetry_python(project)
+    ).strip()
     candidates = sorted(set(from_classifiers), key=_minor) or (
         [f"3.{minor}" for minor in range(_minor(NEWEST_KNOWN) + 1)] if requires else []
     )
@@ -48,7 +50,12 @@ def supported_pythons(project: dict[str, Any]) -> list[str]:
 
 def poetry_python(project: dict[str, Any]) -> str:
     """A poetry project's Python range (``python = "^3.11"``) as a PEP 440 specifier."""
-    text = str(project.get("tool", {}).get("poetry", {}).get("dependencies", {}).get("python", ""))
+    text = str(
+        project.get("tool", {})
+        .get("poetry", {})
+        .get("dependencies", {})
+        .get("python", "")
+    )
     clauses = []
     for clause in filter(None, (part.strip() for part in text.split(","))):
         caret = re.fullmatch(r"\^\s*(\d+)(?:\.(\d+))?.*", clause)
@@ -88,7 +95,9 @@ def memory_python(project: dict[str, Any], configured: str | None) -> str:
 def scalene_platform() -> bool:
     """Whether scalene has wheels for this operating system and processor."""
     machine = platform.machine().lower()
-    return sys.platform == "darwin" or (sys.platform == "linux" and machine in {"x86_64", "amd64"})
+    return sys.platform == "darwin" or (
+        sys.platform == "linux" and machine in {"x86_64", "amd64"}
+    )
 
 
 def profile_python(project: dict[str, Any]) -> str | None:

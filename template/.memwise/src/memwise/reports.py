@@ -21,7 +21,9 @@ def fresh_folder(folder: Path) -> Path:
         for path in sorted(folder.rglob("*"), reverse=True):
             path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / ".gitignore").write_text("# written by memwise: reports are not committed\n*\n")
+    (folder / ".gitignore").write_text(
+        "# written by memwise: reports are not committed\n*\n"
+    )
     return folder
 
 
@@ -37,7 +39,16 @@ def flamegraphs(session: nox.Session, capture: Path, stem: Path) -> list[Path]:
         name = name.encode()[: MAX_STEM - 17].decode(errors="ignore") + f"-{digest}"
     peak, leaks = stem.parent / f"{name}.html", stem.parent / f"{name}-leaks.html"
     session.run("memray", "flamegraph", "--no-web", "-f", "-o", str(peak), str(capture))
-    session.run("memray", "flamegraph", "--leaks", "--no-web", "-f", "-o", str(leaks), str(capture))
+    session.run(
+        "memray",
+        "flamegraph",
+        "--leaks",
+        "--no-web",
+        "-f",
+        "-o",
+        str(leaks),
+        str(capture),
+    )
     return [peak, leaks]
 
 
@@ -66,7 +77,9 @@ def scalene_top_lines(profile: dict[str, Any], count: int = 5) -> str:
         return float(line.get("n_malloc_mb", 0.0))
 
     def cpu(line: dict[str, Any]) -> float:
-        return float(line.get("n_cpu_percent_python", 0.0) + line.get("n_cpu_percent_c", 0.0))
+        return float(
+            line.get("n_cpu_percent_python", 0.0) + line.get("n_cpu_percent_c", 0.0)
+        )
 
     text = []
     for title, measure in (("memory allocated (MB)", memory), ("time (% of CPU)", cpu)):

@@ -23,7 +23,9 @@ NOT_COLLECTED = (
 )
 
 
-def problem(manifest: Manifest | None, code: int, *, may_select_none: bool = False) -> str | None:
+def problem(
+    manifest: Manifest | None, code: int, *, may_select_none: bool = False
+) -> str | None:
     """What went wrong with the run, or None when its tests ran (failed ones included)."""
     if manifest is not None:
         for kind in ("markers", "conftest", "collection", "internal"):
@@ -42,9 +44,7 @@ def problem(manifest: Manifest | None, code: int, *, may_select_none: bool = Fal
     if code == 2:
         return "pytest was interrupted (exit code 2) before the run completed; see its output above"
     if code == 3:
-        return (
-            "pytest stopped on an internal error (exit code 3); see the INTERNALERROR lines above"
-        )
+        return "pytest stopped on an internal error (exit code 3); see the INTERNALERROR lines above"
     if code not in (0, 1):
         return f"pytest ended with exit code {code}; see its output above"
     if code == 1 and not manifest.failed:
@@ -69,7 +69,9 @@ def _describe(kind: str, found: list[Problem]) -> str:
         )
     if kind == "collection":
         lines = "\n".join(f"  {p.where}: {p.message}" for p in found[:20])
-        return f"pytest could not collect {len(found)} file(s); no test was run:\n{lines}"
+        return (
+            f"pytest could not collect {len(found)} file(s); no test was run:\n{lines}"
+        )
     return f"pytest stopped on an internal error (exit code 3): {found[0].message}"
 
 

@@ -46,7 +46,9 @@ def memtest(session: nox.Session, settings: Settings) -> None:
     flags = memtest_flags(settings, reports, "memtest")
     junit = reports / "junit.xml"
     summary = ["--most-allocations=5", "--stacks=8", f"--junitxml={junit}"]
-    code = run_pytest(session, settings, *flags, *workers(settings), *summary, *session.posargs)
+    code = run_pytest(
+        session, settings, *flags, *workers(settings), *summary, *session.posargs
+    )
     manifest = read_manifest(session, settings, reports, code)
     note_unmeasured(session, manifest)
     kept = keep_failing_captures(manifest, reports)
@@ -116,7 +118,9 @@ def failures_message(
     return "\n".join(parts)
 
 
-def workload_program(session: nox.Session, settings: Settings, options: Options) -> Program:
+def workload_program(
+    session: nox.Session, settings: Settings, options: Options
+) -> Program:
     """The program to run: the one given after `--`, else the configured workload."""
     if options.program is not None:
         program = options.program
@@ -129,7 +133,9 @@ def workload_program(session: nox.Session, settings: Settings, options: Options)
             f"`nox -s {session.name} -- scripts/load.py` (`-- --help` lists the options)"
         )
     if not program.module and not Path(program.target).is_file():
-        session.error(f"No such program: {program.target} (give a Python file or `-m module`)")
+        session.error(
+            f"No such program: {program.target} (give a Python file or `-m module`)"
+        )
     return program
 
 
@@ -155,11 +161,15 @@ def profile(session: nox.Session, settings: Settings) -> None:
     command = ["scalene", "run", "-o", str(profile_json), *defaults, *options.tool_args]
     failed = None
     try:
-        session.run(*command, program.target, *extra, env=program_env(settings, session))
+        session.run(
+            *command, program.target, *extra, env=program_env(settings, session)
+        )
     except nox.command.CommandFailed as error:
         failed = error  # report what scalene saved, then fail
         if not profile_json.exists():
-            session.error(f"{program.target} failed (exit code {error.return_code}); no profile")
+            session.error(
+                f"{program.target} failed (exit code {error.return_code}); no profile"
+            )
     with session.chdir(reports):
         # scalene 2.x writes scalene-profile.html into the current directory.
         session.run("scalene", "view", "--standalone", profile_json.name)
@@ -199,7 +209,9 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
             session.run("memray", "run", *flags, "-q", "-f", "-o", str(capture), *program.command,
                         env=program_env(settings, session))  # fmt: skip
         except nox.command.CommandFailed as error:
-            failed = error  # memray still wrote the capture: report what it holds, then fail
+            failed = (
+                error  # memray still wrote the capture: report what it holds, then fail
+            )
             if not capture.exists():
                 raise
         # With --follow-fork, each forked process writes <capture>.<pid> beside it.
@@ -210,7 +222,9 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
         tag = "" if capture == captures[0] else f"-{capture.name.rsplit('.', 1)[1]}"
         written += flamegraphs(session, capture, reports / f"flamegraph{tag}")
         stats_json = reports / f"stats{tag}.json"
-        session.run("memray", "stats", "--json", "-f", "-o", str(stats_json), str(capture))
+        session.run(
+            "memray", "stats", "--json", "-f", "-o", str(stats_json), str(capture)
+        )
         written += [stats_json, capture]
     session.run("memray", "stats", str(captures[0]))
     if failed is not None and program is not None:
@@ -228,5 +242,10 @@ def live(session: nox.Session, settings: Settings) -> None:
     install(session, settings)
     flags = ["--native"] if options.native else []
     session.run(
-        "memray", "run", "--live", *flags, *program.command, env=program_env(settings, session)
+        "memray",
+        "run",
+        "--live",
+        *flags,
+        *program.command,
+        env=program_env(settings, session),
     )

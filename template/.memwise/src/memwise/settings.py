@@ -68,7 +68,9 @@ class Settings:
     test_groups: tuple[str, ...] = ()
     test_extras: tuple[str, ...] = ()
     test_requirements: tuple[str, ...] = ()
-    test_packages: tuple[str, ...] = ()  # a poetry or pdm test group's packages, by name
+    test_packages: tuple[
+        str, ...
+    ] = ()  # a poetry or pdm test group's packages, by name
     env: dict[str, str] = field(default_factory=dict)
     pytest_args: tuple[str, ...] = ()
     reports: Path = Path("reports")
@@ -77,12 +79,16 @@ class Settings:
     # under workers expects (its tests may share a database file, its plugins may not start).
     workers: str | None = None
     allow_unmeasured: tuple[str, ...] = ()  # node id patterns that may run unmeasured
-    seed_pip: bool = False  # pip in the environments, as tox and virtualenv put it there
+    seed_pip: bool = (
+        False  # pip in the environments, as tox and virtualenv put it there
+    )
     gate_relative: float = 0.01
     gate_absolute_kib: float = 16.0
     gate_noise_factor: float = 4.0
     gate_runs: int = 5
-    gate_allow_missing: tuple[str, ...] = ()  # figure name patterns that may go unmeasured
+    gate_allow_missing: tuple[
+        str, ...
+    ] = ()  # figure name patterns that may go unmeasured
 
     @property
     def installable(self) -> bool:
@@ -99,7 +105,9 @@ def load(root: Path) -> Settings:
     """Read pyproject.toml at root; SettingsError with a clear message when it cannot be used."""
     path = root / "pyproject.toml"
     if not path.is_file():
-        msg = f"no pyproject.toml in {root}: memwise reads the project's metadata from it"
+        msg = (
+            f"no pyproject.toml in {root}: memwise reads the project's metadata from it"
+        )
         raise SettingsError(msg)
     try:
         project = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -140,8 +148,12 @@ def _settings(root: Path, project: dict[str, Any], table: dict[str, Any]) -> Set
         default_limit=_default_limit(table),
         memory_group=_group(table, "memory-group", groups, ""),
         profile_group=_group(table, "profile-group", groups, "[profile]"),
-        test_groups=_names(table, "test-groups", [g for g in TEST_GROUP_NAMES if g in groups][:1]),
-        test_extras=_names(table, "test-extras", [e for e in TEST_GROUP_NAMES if e in extras][:1]),
+        test_groups=_names(
+            table, "test-groups", [g for g in TEST_GROUP_NAMES if g in groups][:1]
+        ),
+        test_extras=_names(
+            table, "test-extras", [e for e in TEST_GROUP_NAMES if e in extras][:1]
+        ),
         test_requirements=_names(table, "test-requirements", _requirement_files(root)),
         test_packages=_tool_group_packages(project),
         env=_env(table),
@@ -167,7 +179,8 @@ def _tool_group_packages(project: dict[str, Any]) -> tuple[str, ...]:
     tool = project.get("tool", {})
     poetry = tool.get("poetry", {})
     groups: dict[str, Any] = {
-        name: group.get("dependencies", {}) for name, group in poetry.get("group", {}).items()
+        name: group.get("dependencies", {})
+        for name, group in poetry.get("group", {}).items()
     }
     if "dev-dependencies" in poetry:  # poetry 1.0 and 1.1
         groups.setdefault("dev", poetry["dev-dependencies"])
@@ -191,7 +204,9 @@ def _uses_tox_or_setup_py(root: Path, project: dict[str, Any]) -> bool:
 def _flag(table: dict[str, Any], key: str, default: bool) -> bool:
     value = table.get(key, default)
     if not isinstance(value, bool):
-        raise SettingsError(f"[tool.memwise] {key} must be true or false, not {value!r}")
+        raise SettingsError(
+            f"[tool.memwise] {key} must be true or false, not {value!r}"
+        )
     return value
 
 
@@ -202,14 +217,18 @@ def _requirement_files(root: Path) -> list[str]:
 def _table(table: dict[str, Any], key: str) -> dict[str, Any]:
     value = table.get(key, {})
     if not isinstance(value, dict):
-        raise SettingsError(f"[tool.memwise] {key} must be a table, e.g. [tool.memwise.{key}]")
+        raise SettingsError(
+            f"[tool.memwise] {key} must be a table, e.g. [tool.memwise.{key}]"
+        )
     return value
 
 
 def _optional_string(table: dict[str, Any], key: str) -> str | None:
     value = table.get(key)
     if value is not None and not (isinstance(value, str) and value.strip()):
-        raise SettingsError(f'[tool.memwise] {key} must be a non-empty string, e.g. {key} = "..."')
+        raise SettingsError(
+            f'[tool.memwise] {key} must be a non-empty string, e.g. {key} = "..."'
+        )
     return value
 
 
@@ -218,14 +237,18 @@ def _names(
 ) -> tuple[str, ...]:
     value = table.get(key, default)
     if not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
-        raise SettingsError(f'{where} {key} must be a list of strings, e.g. {key} = ["..."]')
+        raise SettingsError(
+            f'{where} {key} must be a list of strings, e.g. {key} = ["..."]'
+        )
     return tuple(value)
 
 
 def _env(table: dict[str, Any]) -> dict[str, str]:
     value = _table(table, "env")
     if not all(isinstance(item, str) for item in value.values()):
-        raise SettingsError('[tool.memwise.env] values must be strings, e.g. TOKEN = "dummy"')
+        raise SettingsError(
+            '[tool.memwise.env] values must be strings, e.g. TOKEN = "dummy"'
+        )
     return dict(value)
 
 
@@ -249,7 +272,9 @@ def _default_limit(table: dict[str, Any]) -> str | None:
     try:
         parse_size(value)
     except ValueError as error:
-        raise SettingsError(f"[tool.memwise] default-limit: {error}, or 'off'") from error
+        raise SettingsError(
+            f"[tool.memwise] default-limit: {error}, or 'off'"
+        ) from error
     return value
 
 
@@ -267,7 +292,9 @@ def _workers(table: dict[str, Any]) -> str | None:
     value = table.get("workers", "off")
     if value in ("off", 1, False):
         return None
-    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 1):
+    if value == "auto" or (
+        isinstance(value, int) and not isinstance(value, bool) and value > 1
+    ):
         return str(value)
     raise SettingsError(
         f'[tool.memwise] workers must be "auto", "off" or a number of processes, not {value!r}'
@@ -284,7 +311,9 @@ def _runs(gate: dict[str, Any]) -> int:
     return value
 
 
-def _group(table: dict[str, Any], key: str, groups: dict[str, Any], extra: str) -> str | None:
+def _group(
+    table: dict[str, Any], key: str, groups: dict[str, Any], extra: str
+) -> str | None:
     """The dependency group that installs memwise's toolkit (with the extra), if there is one.
 
     A project that lists ``memwise`` in a group (with a uv path source) gets the toolkit and
@@ -307,11 +336,15 @@ def _guess_package(root: Path, project: dict[str, Any]) -> str | None:
     """The import name of the project's package, when it follows its distribution name."""
     name = str(project.get("project", {}).get("name", ""))
     module = re.sub(r"[-_.]+", "_", name).lower()
-    found = [folder for folder in (root / "src" / module, root / module) if folder.is_dir()]
+    found = [
+        folder for folder in (root / "src" / module, root / module) if folder.is_dir()
+    ]
     return module if module and found else None
 
 
-def _check_references(settings: Settings, groups: dict[str, Any], extras: dict[str, Any]) -> None:
+def _check_references(
+    settings: Settings, groups: dict[str, Any], extras: dict[str, Any]
+) -> None:
     for group in (settings.memory_group, settings.profile_group, *settings.test_groups):
         if group is not None and group not in groups:
             msg = f"[tool.memwise] names the dependency group {group!r}, which pyproject.toml does not have"
@@ -324,8 +357,13 @@ def _check_references(settings: Settings, groups: dict[str, Any], extras: dict[s
             raise SettingsError(msg)
     for requirements in settings.test_requirements:
         if not (settings.root / requirements).is_file():
-            raise SettingsError(f"[tool.memwise] test-requirements: no file {requirements}")
-    if settings.workload is not None and not (settings.root / settings.workload).is_file():
+            raise SettingsError(
+                f"[tool.memwise] test-requirements: no file {requirements}"
+            )
+    if (
+        settings.workload is not None
+        and not (settings.root / settings.workload).is_file()
+    ):
         msg = (
             f"[tool.memwise] workload = {settings.workload!r}: no such file. Name the script "
             "that exercises your service (relative to the project root), or remove the key"

@@ -73,7 +73,9 @@ def judge(item: pytest.Item, capture: Path) -> Verdict:
         main = reader.metadata.main_thread_id
         peak_records = [
             record
-            for record in reader.get_high_watermark_allocation_records(merge_threads=not own_thread)
+            for record in reader.get_high_watermark_allocation_records(
+                merge_threads=not own_thread
+            )
             if not own_thread or record.tid == main
         ]
         peak = sum(record.size for record in peak_records) if own_thread else None
@@ -90,7 +92,9 @@ def judge(item: pytest.Item, capture: Path) -> Verdict:
         else:
             leaks = [
                 record
-                for record in reader.get_leaked_allocation_records(merge_threads=not own_thread)
+                for record in reader.get_leaked_allocation_records(
+                    merge_threads=not own_thread
+                )
                 if not own_thread or record.tid == main
             ]
             failure = _leaked(item, mark, leaks)
@@ -116,7 +120,8 @@ def _leaked(item: pytest.Item, mark: pytest.Mark, records: list[Any]) -> str | N
     leaks = [
         record
         for record in records
-        if record.size >= limit and (keep is None or keep(_stack(record.hybrid_stack_trace())))
+        if record.size >= limit
+        and (keep is None or keep(_stack(record.hybrid_stack_trace())))
     ]
     if not leaks:
         return None
@@ -140,7 +145,11 @@ def _message(headline: str, mark: pytest.Mark, title: str, records: list[Any]) -
     for record in [r for r in largest if r.size >= 1024][:TOP_ALLOCATIONS]:
         frames = record.stack_trace(max_stacks=1)
         where = (
-            f"{frames[0][0]} at {frames[0][1]}:{frames[0][2]}" if frames else "(no Python frame)"
+            f"{frames[0][0]} at {frames[0][1]}:{frames[0][2]}"
+            if frames
+            else "(no Python frame)"
         )
-        lines.append(f"  {mib(record.size)} in {record.n_allocations} allocation(s): {where}")
+        lines.append(
+            f"  {mib(record.size)} in {record.n_allocations} allocation(s): {where}"
+        )
     return "\n".join(lines)
