@@ -8,6 +8,7 @@ changed.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -39,7 +40,9 @@ class ExistingProject:
         if self.lock:  # uv from this suite's environment, as the tests' nox finds it
             uv = Path(sys.executable).parent / "uv"
             command = [str(uv) if word == "uv" and uv.exists() else word for word in self.lock]
-            subprocess.run(command, cwd=root, check=True, capture_output=True)
+            # Not this suite's nox environment (nox sets UV_PYTHON to it): the project's Python.
+            env = {key: value for key, value in os.environ.items() if key != "UV_PYTHON"}
+            subprocess.run(command, cwd=root, env=env, check=True, capture_output=True)
         return root
 
 

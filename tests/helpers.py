@@ -59,6 +59,7 @@ def session_env() -> dict[str, str]:
     # pre-commit hooks) would install the render's dependencies into it.
     env.pop("UV_PROJECT_ENVIRONMENT", None)
     env.pop("VIRTUAL_ENV", None)
+    env.pop("UV_PYTHON", None)  # nox points it at its session's environment: not a render's
     # Python writes bytecode, as on a developer's machine (some CI images forbid it): the
     # sessions must hold there, the gate's figures above all (a first import compiles, and
     # compiling allocates), and every run would otherwise compile its imports again.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from memwise import baseline, gate, gate_reports
 from memwise.manifest import Manifest, TestRecord
 
 from tests import growth
-from tests.helpers import nox, render
+from tests.helpers import nox, render, run, session_env
 
 MIB = 1024 * 1024
 
@@ -216,9 +217,18 @@ def test_a_baseline_of_another_environment_is_kept_and_not_compared(tmp_path) ->
     project = render(tmp_path / "envs")
     other = baseline.Record({"workload peak": 1}, {"workload peak": 0}, {}, 3)
     baseline.write(project / "memory-baseline.toml", "3.14t-darwin-arm64", other)
-    result = nox(project, "-s", "memgate")
-    assert "has no figures for this environment (3.15-" in result.stderr
+    # Without figures for its environment: a warning on a developer's machine, an error in CI.
+    local = {key: value for key, value in session_env().items() if key != "CI"}
+    result = run([sys.executable, "-m", "nox", "-s", "memgate"], project, env=local)
+    assert (
+        "memgate compared NOTHING: memory-baseline.toml has no figures for this environment (3.15-"
+        in result.stderr
+    )
     assert "it has: 3.14t-darwin-arm64" in result.stderr
+    in_ci = run([sys.executable, "-m", "nox", "-R", "-s", "memgate"], project,
+                env={**local, "CI": "true"}, check=False)  # fmt: skip
+    assert in_ci.returncode != 0
+    assert "In CI the gate must compare something" in in_ci.stderr
     nox(project, "-R", "-s", "baseline", "--", "--runs", "1")
     records = baseline.read(project / "memory-baseline.toml")
     assert records["3.14t-darwin-arm64"] == other
