@@ -51,7 +51,9 @@ def main() -> int:
         for name in args.projects.split(","):
             project = make_project(name, work)
             memtest = memtest_pytest_command(project)
-            own = list(load(project).pytest_args)  # what the project deselects, as memtest does
+            settings = load(project)
+            ENV.update(settings.env)  # what its tests need ([tool.memwise.env]), as memtest sets it
+            own = list(settings.pytest_args)  # what the project deselects, as memtest does
             plain = [memtest[0], "-q", "-p", "no:memray", "-p", "no:memwise", *own]
             pairs = paired(memtest, plain, project, args.runs)
             rows.append((
