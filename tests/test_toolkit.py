@@ -394,6 +394,19 @@ def test_sizes_are_read_exactly_as_pytest_memray_reads_them() -> None:
         parse_size(24)  # a number without a unit: pytest-memray would crash on it
 
 
+def run_with_plugin(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str, **files: str
+) -> tuple[pytest.RunResult, Path]:
+    """pytest in a subprocess with memwise's plugin and a manifest, on the given test files."""
+    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    pytester.makepyfile(**files)
+    manifest_path = pytester.path / "manifest.json"
+    result = pytester.runpytest_subprocess(
+        "-p", "memwise.pytest_plugin", f"--memwise-manifest={manifest_path}", *args
+    )
+    return result, manifest_path
+
+
 BAD_MARKERS = """
 import unittest
 import pytest
@@ -436,11 +449,8 @@ class Leaky(unittest.TestCase):
 def test_markers_pytest_memray_cannot_use_stop_the_run_before_any_test(
     pytester: pytest.Pytester, monkeypatch, workers: list[str]
 ) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
-    pytester.makepyfile(test_marks=BAD_MARKERS)
-    manifest_path = pytester.path / "manifest.json"
-    result = pytester.runpytest_subprocess(
-        "-p", "memwise.pytest_plugin", "--memray", f"--memwise-manifest={manifest_path}", *workers
+    result, manifest_path = run_with_plugin(
+        pytester, monkeypatch, "--memray", *workers, test_marks=BAD_MARKERS
     )
     assert result.ret != 0
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
@@ -485,12 +495,7 @@ BROKEN_SUITE = {
 
 
 def test_collection_errors_name_each_file(pytester: pytest.Pytester, monkeypatch) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
-    pytester.makepyfile(**BROKEN_SUITE)
-    manifest_path = pytester.path / "manifest.json"
-    result = pytester.runpytest_subprocess(
-        "-p", "memwise.pytest_plugin", "--memray", f"--memwise-manifest={manifest_path}"
-    )
+    result, manifest_path = run_with_plugin(pytester, monkeypatch, "--memray", **BROKEN_SUITE)
     manifest = Manifest.read(manifest_path)
     assert {(p.kind, Path(p.where).name) for p in manifest.problems} == {
         ("collection", "test_syntax.py"),
@@ -505,12 +510,9 @@ def test_collection_errors_name_each_file(pytester: pytest.Pytester, monkeypatch
 
 
 def test_a_conftest_that_does_not_import_is_named(pytester: pytest.Pytester, monkeypatch) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
     pytester.makeconftest("import openai_that_changed\n")
-    pytester.makepyfile(test_one="def test_one():\n    pass\n")
-    manifest_path = pytester.path / "manifest.json"
-    result = pytester.runpytest_subprocess(
-        "-p", "memwise.pytest_plugin", "--memray", f"--memwise-manifest={manifest_path}"
+    result, manifest_path = run_with_plugin(
+        pytester, monkeypatch, "--memray", test_one="def test_one():\n    pass\n"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     problem = run_endings.problem(Manifest.read(manifest_path), result.ret)
@@ -570,11 +572,8 @@ def test_function_over_its_budget():
 def test_unittest_methods_are_held_to_their_markers_like_functions(
     pytester: pytest.Pytester, monkeypatch, tracking: list[str]
 ) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
-    pytester.makepyfile(test_cases=UNITTEST_SUITE)
-    manifest_path = pytester.path / "manifest.json"
-    result = pytester.runpytest_subprocess(
-        "-p", "memwise.pytest_plugin", f"--memwise-manifest={manifest_path}", *tracking
+    result, manifest_path = run_with_plugin(
+        pytester, monkeypatch, *tracking, test_cases=UNITTEST_SUITE
     )
     tests = {t.nodeid.split("::")[-1]: t for t in Manifest.read(manifest_path).tests}
     outcome = {name: (t.outcome, t.failure) for name, t in tests.items()}
