@@ -18,6 +18,7 @@ import pytest
 
 from tests.existing_projects import PROJECTS, ExistingProject
 from tests.helpers import nox, run, session_env, template_source
+from tests.test_update import TOOLKIT_SUMMARY, TOOLKIT_SUMMARY_1_1
 
 ANSWERS = ".copier-answers.memwise.yml"
 # What the layer writes (and nothing else): its toolkit, its CI workflow, its answers file,
@@ -44,9 +45,8 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git(repo, "commit", "-q", "-m", "1.0.0")
     git(repo, "tag", "1.0.0")
     sessions = repo / "template" / ".memwise" / "src" / "memwise" / "sessions.py"
-    sessions.write_text(
-        sessions.read_text().replace('"--stacks=8",', '"--stacks=8", "--durations=5",')
-    )
+    assert TOOLKIT_SUMMARY in sessions.read_text()
+    sessions.write_text(sessions.read_text().replace(TOOLKIT_SUMMARY, TOOLKIT_SUMMARY_1_1))
     workflow = repo / "template" / ".github" / "workflows" / "memory.yml"
     workflow.write_text(workflow.read_text().replace("  memtest:\n",
                                                      "  memtest:\n    timeout-minutes: 30\n"))  # fmt: skip
