@@ -29,7 +29,7 @@ ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 from tests import growth  # the suite's injections
 from tests.existing_projects import PROJECTS  # the suite's existing-project fixtures
-from tests.helpers import nox, render, template_source
+from tests.helpers import nox, render, session_env, template_source
 
 KINDS: dict[str, tuple[str, Callable[[Path, int], None]]] = {
     "workload peak": ("workload peak", growth.grow_workload_peak),
@@ -78,6 +78,22 @@ def make_project(name: str, work: Path) -> Path:
     return project
 
 
+def allocator_cost(project: Path, runs: int) -> tuple[float, float]:
+    """Median seconds of `memray run` of the workload, pymalloc then the C allocator, paired."""
+    memray = project / ".nox" / "baseline" / "bin" / "memray"
+    workload = str(project / "src" / "my_service" / "workload.py")
+    samples: dict[str, list[float]] = {"pymalloc": [], "malloc": []}
+    for _ in range(runs):
+        for allocator, seconds in samples.items():
+            env = {**session_env(), "PYTHONMALLOC": allocator, "PYTHONHASHSEED": "0"}
+            started = time.perf_counter()
+            command = [str(memray), "run", "-q", "-f", "-o", str(project / "cost.bin"), workload]
+            subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
+            seconds.append(time.perf_counter() - started)
+    (project / "cost.bin").unlink(missing_ok=True)
+    return statistics.median(samples["pymalloc"]), statistics.median(samples["malloc"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50, help="gate runs on unchanged code")
@@ -86,6 +102,10 @@ def main() -> int:
     parser.add_argument(
         "--baseline-runs", type=int, default=5, help="measuring runs of the baseline"
     )
+    parser.add_argument(
+        "--cost", type=int, default=0, metavar="N",
+        help="also time N runs of the workload under memray with pymalloc and with malloc",
+    )  # fmt: skip
     parser.add_argument(
         "--project", default="example", choices=["example", *(p.name for p in PROJECTS)],
         help="the default render, or an existing-project fixture (unchanged runs only)",
@@ -101,6 +121,7 @@ def main() -> int:
         git(project, "add", "-A")
         git(project, "commit", "-q", "-m", "baseline")
         baseline = figures_of(project / "memory-baseline.toml")
+        cost = allocator_cost(project, args.cost) if args.cost else None
         deviation = dict.fromkeys(baseline, 0.0)
         failures = 0
         for number in range(args.runs):
@@ -134,7 +155,12 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nproject: {args.project}; baseline of {args.baseline_runs} runs")
     print(f"unchanged code: {failures} of {args.runs} gate runs failed")
-    print(f"gate run (nox -R -s memgate), median: {statistics.median(durations):.1f} s")
+    if durations:
+        print(f"gate run (nox -R -s memgate), median: {statistics.median(durations):.1f} s")
+    if cost:
+        pymalloc, malloc = cost
+        print(f"the workload under memray run, median of {args.cost}: {pymalloc:.2f} s with "
+              f"pymalloc, {malloc:.2f} s with PYTHONMALLOC=malloc ({malloc / pymalloc:.2f}x)")  # fmt: skip
     print("largest deviation from the baseline, per figure (figures of 1 MiB or more marked *):")
     for name, change in sorted(deviation.items()):
         star = "*" if baseline[name] >= 2**20 else " "
