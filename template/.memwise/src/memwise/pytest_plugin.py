@@ -74,11 +74,9 @@ def pytest_load_initial_conftests(
         return (yield)
     except Exception as error:
         path = getattr(early_config.known_args_namespace, "memwise_manifest", None)
-        if path is not None:
-            cause = getattr(error, "cause", error)
-            problem = Problem(
-                "conftest", str(getattr(error, "path", "")), last_line(cause)
-            )
+        # pytest's ConftestImportFailure carries the conftest's path and the cause.
+        if path is not None and hasattr(error, "cause") and hasattr(error, "path"):
+            problem = Problem("conftest", str(error.path), last_line(error.cause))
             Manifest(running_python(), sys.platform, 4, [], [problem]).write(Path(path))
         raise
 
