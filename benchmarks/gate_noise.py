@@ -80,14 +80,15 @@ def make_project(name: str, work: Path) -> Path:
 
 def allocator_cost(project: Path, runs: int) -> tuple[float, float]:
     """Median seconds of `memray run` of the workload, pymalloc then the C allocator, paired."""
-    memray = project / ".nox" / "baseline" / "bin" / "memray"
+    memray_executable = project / ".nox" / "baseline" / "bin" / "memray"
     workload = str(project / "src" / "my_service" / "workload.py")
     samples: dict[str, list[float]] = {"pymalloc": [], "malloc": []}
     for _ in range(runs):
         for allocator, seconds in samples.items():
             env = {**session_env(), "PYTHONMALLOC": allocator, "PYTHONHASHSEED": "0"}
             started = time.perf_counter()
-            command = [str(memray), "run", "-q", "-f", "-o", str(project / "cost.bin"), workload]
+            capture = str(project / "cost.bin")
+            command = [str(memray_executable), "run", "-q", "-f", "-o", capture, workload]
             subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
             seconds.append(time.perf_counter() - started)
     (project / "cost.bin").unlink(missing_ok=True)
