@@ -121,13 +121,10 @@ class HistoryTest(unittest.TestCase):
         self.assertEqual(History(size=3).messages, [])
 """,
         "scripts/load.py": """\
-import time
-
 from chatbot.handlers import History, handle_burst
 
-start = time.perf_counter()
 history = History(size=1000)
-while time.perf_counter() - start < 1.5:
+for _ in range(300):
     handle_burst(history, 2000)
 print("done")
 """,
@@ -227,18 +224,14 @@ async def test_against_a_real_server():
 """,
         "benchmarks/fill.py": """\
 import asyncio
-import time
 
 from asynccache import Cache
 
 
 async def main() -> None:
     cache = Cache(max_entries=500)
-    start = time.perf_counter()
-    number = 0
-    while time.perf_counter() - start < 0.5:
+    for number in range(50_000):
         await cache.set(str(number), bytes(2_000))
-        number += 1
 
 
 asyncio.run(main())

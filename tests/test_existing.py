@@ -181,7 +181,7 @@ def test_flamegraph_and_profile_run_on_the_projects_code(adopted, tmp_path: Path
 
 def test_baseline_and_memgate_work(adopted) -> None:
     project, root, _ = adopted
-    nox(root, "-s", "baseline")  # 3 runs: cachelib's workload runs for a time, so it varies
+    nox(root, "-s", "baseline")
     baseline = (root / "memory-baseline.toml").read_text()
     if project.workload:
         assert '"workload total allocated"' in baseline

@@ -43,6 +43,19 @@ def test_median_and_noise_of_runs_resist_one_odd_run() -> None:
     assert spread == {"a": round(1.4826 * 4)}
 
 
+def test_a_figure_that_varies_from_run_to_run_is_named_at_baseline_time() -> None:
+    tolerance = gate.Tolerance.from_settings(relative=0.01, absolute_kib=16, noise_factor=4)
+    figures = {"workload total allocated": 160 * MIB, "workload peak": 2 * MIB, "t::x peak": 8192}
+    # A workload that loops for a time: its total moves by 6 MiB between runs, 4 x that is 15%.
+    noise = {"workload total allocated": 6 * MIB, "workload peak": 1024, "t::x peak": 3000}
+    (warning,) = gate.unsteady_figures(figures, noise, tolerance)
+    assert warning.startswith("workload total allocated varied between runs by 6.00 MiB")
+    assert "grow by 15% (24.00 MiB) unnoticed" in warning
+    # Steady figures, and a tiny one whose band stays under the 16 KiB floor, say nothing.
+    steady = {"workload total allocated": MIB, "workload peak": 1024, "t::x peak": 3000}
+    assert gate.unsteady_figures(figures, steady, tolerance) == []
+
+
 def test_call_sites_are_named_portably_and_diffed() -> None:
     root = Path("/work/service")
     stats = {"top_allocations_by_size": [
@@ -166,9 +179,17 @@ def test_gate_catches_two_percent_and_says_where_memory_grew(tmp_path) -> None:
     result = nox(project, "-R", "-s", "memgate", check=False)
     assert result.returncode != 0
     message = result.stderr
-    assert re.search(
-        r"workload total allocated: [\d.]+ MiB -> [\d.]+ MiB \(\+(1\.9|2\.0)\d%\)", message
+    # The growth reported is the one injected, within the total's run-to-run variation
+    # (0.37% at most in 50 unchanged runs, docs/ci.md), and it is over the allowed figure.
+    reported = re.search(
+        r"workload total allocated: ([\d.]+) MiB -> ([\d.]+) MiB \(\+[\d.]+%\), "
+        r"allowed up to ([\d.]+) MiB",
+        message,
     )
+    assert reported is not None, message
+    before, after, allowed = (float(value) for value in reported.groups())
+    assert abs((after - before) - total / 50 / MIB) < 0.005 * total / MIB
+    assert after >= allowed
     assert abs(grown_site(message) - total / 50 / MIB) < 0.01 * total / 50 / MIB
     for report in ("summary.md", "report.html"):
         assert "distinctive_growth_of_the_total" in (reports / report).read_text(), report

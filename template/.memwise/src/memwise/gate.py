@@ -140,6 +140,30 @@ def median_and_noise(
     return {name: int(median) for name, median in medians.items()}, noise
 
 
+# A figure whose noise band is wider than this share of it is worth a word at baseline time.
+UNSTEADY = 0.05
+
+
+def unsteady_figures(
+    figures: dict[str, int], noise: dict[str, int], tolerance: Tolerance
+) -> list[str]:
+    """Warnings for the figures that vary so much between runs that the gate would let them
+    grow by more than ``UNSTEADY`` unnoticed: such a workload or test usually does an amount
+    of work that depends on the clock (a loop for N seconds), the network or unseeded
+    randomness, and the cure is in the project, not in a wider tolerance."""
+    warnings = []
+    for name, value in sorted(figures.items()):
+        band = tolerance.noise_factor * noise.get(name, 0)
+        if value > 0 and band > max(UNSTEADY * value, tolerance.absolute_bytes):
+            warnings.append(
+                f"{name} varied between runs by {mib(noise[name])} (noise), so the gate lets "
+                f"it grow by {band / value:.0%} ({mib(int(band))}) unnoticed: give it a fixed "
+                "amount of work (a count rather than a time limit, seeded randomness, no "
+                "network) and record the baseline again"
+            )
+    return warnings
+
+
 def figures_of_tests(manifest: Manifest) -> dict[str, int]:
     """Each measured test's peak, named by node id (the manifest knows; nothing is guessed)."""
     return {

@@ -310,6 +310,8 @@ def baseline_session(session: nox.Session, settings: Settings, python: str) -> N
     session.log(
         f"wrote the figures of {env} to {path} ({len(runs)} runs): review and commit it"
     )
+    for warning in gate.unsteady_figures(figures, noise, tolerance_of(settings)):
+        session.warn(warning)
 
 
 def memhistory(session: nox.Session, settings: Settings, python: str) -> None:
