@@ -72,11 +72,14 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def benchmark(session: nox.Session) -> None:
     """Speed (render, first green memtest, nox overhead): medians. `-- gate`: gate noise;
-    `-- existing`: memtest against the existing-project fixtures' own plain pytest."""
+    `-- existing`: memtest against the existing-project fixtures' own plain pytest;
+    `-- runtime`: what the production memory watch costs a service."""
     install(session, "test")
     if session.posargs[:1] == ["gate"]:
         session.run("python", "benchmarks/gate_noise.py", *session.posargs[1:])
     elif session.posargs[:1] == ["existing"]:
         session.run("python", "benchmarks/existing_ratio.py", *session.posargs[1:])
+    elif session.posargs[:1] == ["runtime"]:
+        session.run("python", "benchmarks/runtime_overhead.py", *session.posargs[1:])
     else:
         session.run("python", "benchmarks/speed.py", *session.posargs)

@@ -23,6 +23,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # memwise's toolkit is unit-tested from its source in the template, as rendered.
 sys.path.insert(0, str(TOOLKIT / "src"))
+sys.path.insert(0, str(TOOLKIT / "runtime" / "src"))
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ import copier
 TEMPLATE = Path(__file__).parents[1]
 TEMPLATE_FILES = ["copier.yml", "template", "licenses"]
 TOOLKIT = TEMPLATE / "template" / ".memwise"
+# Both packages of .memwise on a PYTHONPATH: the toolkit imports the runtime (its sizes).
+TOOLKIT_PATH = os.pathsep.join([str(TOOLKIT / "src"), str(TOOLKIT / "runtime" / "src")])
 
 
 @functools.cache

@@ -88,3 +88,13 @@ def test_existing_projects_benchmark_reports_the_ratio() -> None:
     assert re.search(
         r"^\| hatchsvc \| \d+\.\d\d s \| \d+\.\d\d s \| \d+\.\d\dx \|$", output, re.MULTILINE
     ), output
+
+
+def test_runtime_benchmark_reports_the_watch_thread_and_each_mode() -> None:
+    output = run_benchmark(
+        "runtime_overhead.py", "--runs", "1", "--requests", "2000", "--idle", "2"
+    )
+    assert re.search(r"sampling thread at 1 Hz: [\d.]+ ms CPU in 2 s = [\d.]+% of one core",
+                     output), output  # fmt: skip
+    for mode in ("off", "on, no capture", "on, capturing"):
+        assert re.search(rf"^  {re.escape(mode)} +[\d.]+ s \([\d.]+x off", output, re.MULTILINE)

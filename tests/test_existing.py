@@ -122,6 +122,43 @@ def test_the_projects_own_tests_still_pass(adopted, tmp_path: Path) -> None:
     assert re.search(r"\d+ passed", result.stdout)
 
 
+WATCHED_WORKLOAD = (
+    "import runpy, sys\nfrom memwise_runtime import watch_memory\n"
+    "watch = watch_memory()\nrunpy.run_path(sys.argv[1], run_name='__main__')\nwatch.stop()\n"
+)
+
+
+def test_the_runtime_added_the_documented_way_captures_the_workload(
+    adopted, tmp_path: Path
+) -> None:
+    project, root, _ = adopted
+    if not project.workload:
+        pytest.skip("the project names no workload to watch")
+    # .memwise/README.md: install the runtime (with memray, for captures) into the service's
+    # environment beside the project; nothing of the test tooling comes with it.
+    venv = tmp_path / "service"
+    run(["uv", "venv", "--quiet", "--python", project.python, str(venv)], root)
+    python = ["--python", str(venv / "bin" / "python")]
+    run(["uv", "pip", "install", "--quiet", *python, *project.install, "./.memwise/runtime[capture]"],
+        root)  # fmt: skip
+    installed = installed_versions(venv)
+    assert "memwise-runtime" in installed
+    assert not {"pytest-memray", "memwise", "pytest-xdist"} & set(installed)
+    captures = tmp_path / "captures"
+    # The service's own run writes no bytecode: memwise's runs are checked for it below.
+    env = {**session_env(), "MEMWISE_WATCH": "1", "MEMWISE_WATCH_THRESHOLD": "1 MB",
+           "MEMWISE_WATCH_INTERVAL": "0.1", "MEMWISE_CAPTURES": str(captures),
+           "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}  # fmt: skip
+    result = run([str(venv / "bin" / "python"), "-c", WATCHED_WORKLOAD, project.workload], root,
+                 env=env)  # fmt: skip
+    (capture,) = captures.glob("watch-*.bin")
+    assert "capture written to" in result.stderr
+    flamegraph = tmp_path / "flamegraph.html"
+    run([sys.executable, "-m", "memray", "flamegraph", "--no-web", "-o", str(flamegraph),
+         str(capture)], root)  # fmt: skip
+    assert Path(project.workload).name in flamegraph.read_text(encoding="utf-8")
+
+
 def test_memtest_measures_the_projects_tests(adopted) -> None:
     _, root, _ = adopted
     result = nox(root, "-s", "memtest")

@@ -66,7 +66,7 @@ def test_tracking_capture_feeds_the_flamegraph_reports(project: Path, tmp_path: 
     python = project / ".nox" / "flamegraph" / "bin" / "python"
     env = {**os.environ, CAPTURES_VARIABLE: str(tmp_path)}
     tracked = (
-        "from memwise.tracking import track_memory\nfrom my_service import workload\n"
+        "from memwise_runtime import track_memory\nfrom my_service import workload\n"
         "with track_memory('workload'):\n    workload.main(['--requests', '1000'])\n"
     )
     subprocess.run([str(python), "-c", tracked], cwd=project, env=env, check=True,
@@ -79,11 +79,31 @@ def test_tracking_capture_feeds_the_flamegraph_reports(project: Path, tmp_path: 
     assert stats["total_bytes_allocated"] > 0
 
 
+def test_the_watch_catches_the_example_leak_and_its_flamegraph_names_it(
+    project: Path, tmp_path: Path
+) -> None:
+    # The walk-through of .memwise/README.md ("Watching memory in production"), as written.
+    python = project / ".nox" / "flamegraph" / "bin" / "python"
+    captures = tmp_path / "captures"
+    env = {**os.environ, "MEMWISE_WATCH": "1", "MEMWISE_WATCH_GROWTH": "50 MB",
+           "MEMWISE_WATCH_INTERVAL": "0.5", "MEMWISE_WATCH_CAPTURE_SECONDS": "2",
+           CAPTURES_VARIABLE: str(captures)}  # fmt: skip
+    result = subprocess.run(
+        [str(python), "src/my_service/workload.py", "--requests", "400000", "--leak"],
+        cwd=project, env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    (capture,) = captures.iterdir()
+    assert f"capture written to {capture}" in result.stderr
+    nox(project, "-R", "-s", "flamegraph", "--", "--capture", str(capture))
+    flamegraph = project / "reports" / "flamegraph" / "flamegraph.html"
+    assert "keep_report_forever" in flamegraph.read_text(encoding="utf-8")
+
+
 def test_tracking_is_off_without_the_variable(project: Path, tmp_path: Path) -> None:
     python = project / ".nox" / "flamegraph" / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k != CAPTURES_VARIABLE}
     code = (
-        "import sys\nfrom memwise.tracking import track_memory\nfrom my_service import workload\n"
+        "import sys\nfrom memwise_runtime import track_memory\nfrom my_service import workload\n"
         "with track_memory('workload'):\n    workload.main(['--requests', '200'])\n"
         "print('memray' in sys.modules)"
     )

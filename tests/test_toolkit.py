@@ -13,9 +13,9 @@ import pytest
 from memwise import options, pythons, run_endings, settings, sizes
 from memwise.manifest import Manifest, TestRecord
 from memwise.sizes import MIB, parse_size
-from memwise.tracking import CAPTURES_VARIABLE, track_memory
+from memwise_runtime.tracking import CAPTURES_VARIABLE, track_memory
 
-from tests.helpers import TOOLKIT
+from tests.helpers import TOOLKIT, TOOLKIT_PATH
 
 pytest_plugins = ["pytester"]
 
@@ -207,7 +207,7 @@ def test_manifest_reads_back(tmp_path: Path) -> None:
 
 TRACKED_BLOCK = """
 import sys
-from memwise.tracking import track_memory
+from memwise_runtime import track_memory
 
 with track_memory("critical-path") as capture:
     data = [bytes(1024) for _ in range(2000)]
@@ -219,7 +219,8 @@ print("memray" in sys.modules)
 def run_block(**env: str) -> list[str]:
     # A fresh interpreter: memray allows one tracker per process.
     environment = {k: v for k, v in os.environ.items() if k != CAPTURES_VARIABLE}
-    environment |= {"PYTHONPATH": str(TOOLKIT / "src"), **env}
+    # The runtime alone, as a service image has it: no toolkit on the path.
+    environment |= {"PYTHONPATH": str(TOOLKIT / "runtime" / "src"), **env}
     result = subprocess.run([sys.executable, "-c", TRACKED_BLOCK], env=environment,
                             capture_output=True, text=True, check=True)  # fmt: skip
     return result.stdout.split()
@@ -238,6 +239,18 @@ def test_tracking_on_writes_a_capture_memray_can_read(tmp_path: Path) -> None:
     assert path.parent == tmp_path
     assert path.name.startswith("critical-path-")
     assert FileReader(path).metadata.peak_memory >= 2000 * 1024
+
+
+def test_the_old_import_still_works_for_a_release_and_says_where_it_moved() -> None:
+    code = (
+        "import memwise_runtime, memwise.tracking as old\n"
+        "print(old.track_memory is memwise_runtime.track_memory)"
+    )
+    result = subprocess.run([sys.executable, "-W", "always::DeprecationWarning", "-c", code],
+                            env={**os.environ, "PYTHONPATH": TOOLKIT_PATH}, capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    assert result.stdout.strip() == "True"
+    assert "memwise.tracking moved to memwise_runtime" in result.stderr
 
 
 def test_capture_names_must_be_file_names() -> None:
@@ -303,7 +316,7 @@ def run_plugin(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult,
 
 
 def test_plugin_writes_a_manifest_keyed_by_node_id(pytester: pytest.Pytester, monkeypatch) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    monkeypatch.setenv("PYTHONPATH", TOOLKIT_PATH)
     _, manifest = run_plugin(pytester, "--memwise-default-limit=4 MB")
     tests = {test.nodeid: test for test in manifest.tests}
     long_id = next(nodeid for nodeid in tests if "x" * 300 in nodeid)
@@ -325,7 +338,7 @@ def test_plugin_writes_a_manifest_keyed_by_node_id(pytester: pytest.Pytester, mo
 
 
 def test_plugin_measures_unittest_tests_and_enforces_their_markers(pytester, monkeypatch) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    monkeypatch.setenv("PYTHONPATH", TOOLKIT_PATH)
     result, manifest = run_plugin(pytester)
     tests = {test.nodeid: test for test in manifest.tests}
     too_much = tests["test_suite.py::SettingsTest::test_loads_too_much"]
@@ -343,7 +356,7 @@ def test_plugin_measures_unittest_tests_and_enforces_their_markers(pytester, mon
 
 
 def test_plugin_names_the_tests_it_could_not_measure(pytester, monkeypatch) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    monkeypatch.setenv("PYTHONPATH", TOOLKIT_PATH)
     result, manifest = run_plugin(pytester)
     assert [test.nodeid for test in manifest.unmeasured] == ["test_suite.py::test_suite.add"]
     result.stdout.fnmatch_lines(["*memwise: tests run WITHOUT memory tracking*",
@@ -351,7 +364,7 @@ def test_plugin_names_the_tests_it_could_not_measure(pytester, monkeypatch) -> N
 
 
 def test_plugin_refuses_a_default_limit_that_is_not_a_size(pytester, monkeypatch) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    monkeypatch.setenv("PYTHONPATH", TOOLKIT_PATH)
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
     result = pytester.runpytest_subprocess(
         "-p", "memwise.pytest_plugin", "--memwise-default-limit=24M"
@@ -361,7 +374,7 @@ def test_plugin_refuses_a_default_limit_that_is_not_a_size(pytester, monkeypatch
 
 
 def test_plugin_manifest_is_complete_with_xdist_workers(pytester, monkeypatch) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    monkeypatch.setenv("PYTHONPATH", TOOLKIT_PATH)
     _, manifest = run_plugin(pytester, "-n", "2", "--memwise-default-limit=4 MB")
     tests = {test.nodeid: test for test in manifest.tests}
     assert len(tests) == 6
@@ -398,7 +411,7 @@ def run_with_plugin(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str, **files: str
 ) -> tuple[pytest.RunResult, Path]:
     """pytest in a subprocess with memwise's plugin and a manifest, on the given test files."""
-    monkeypatch.setenv("PYTHONPATH", str(TOOLKIT / "src"))
+    monkeypatch.setenv("PYTHONPATH", TOOLKIT_PATH)
     pytester.makepyfile(**files)
     manifest_path = pytester.path / "manifest.json"
     result = pytester.runpytest_subprocess(
@@ -604,8 +617,8 @@ def environment_with(tmp_path: Path, pytest_memray: str, pytest_pin: str) -> Pat
     python = venv / "bin" / "python"
     packages = [f"pytest-memray=={pytest_memray}", pytest_pin, "memray>=1.20", "pytest-xdist"]
     subprocess.run([uv, "pip", "install", "-q", "-p", str(python), *packages], check=True)
-    subprocess.run([uv, "pip", "install", "-q", "-p", str(python), "--no-deps", "-e", str(TOOLKIT)],
-                   check=True)  # fmt: skip
+    subprocess.run([uv, "pip", "install", "-q", "-p", str(python), "--no-deps", "-e", str(TOOLKIT),
+                    "-e", str(TOOLKIT / "runtime")], check=True)  # fmt: skip
     return python
 
 

@@ -116,7 +116,8 @@ def update_to(project: Path, version: str, **answers: object) -> None:
 
 def user_edits(project: Path) -> None:
     """What a team does to its service after the first render."""
-    edit(project / "pyproject.toml", "dependencies = []", 'dependencies = ["attrs>=23"]')
+    edit(project / "pyproject.toml", 'dependencies = ["memwise-runtime"]',
+         'dependencies = ["memwise-runtime", "attrs>=23"]')  # fmt: skip
     edit(
         project / "src" / "my_service" / "cache.py",
         "import Hashable\n\n\nclass BoundedCache:",
@@ -163,7 +164,7 @@ def assert_clean_merge(project: Path) -> None:
 
 
 def assert_user_edits_intact(project: Path) -> None:
-    assert 'dependencies = ["attrs>=23"]' in (project / "pyproject.toml").read_text()
+    assert 'dependencies = ["memwise-runtime", "attrs>=23"]' in (project / "pyproject.toml").read_text()
     assert "DEFAULT_MAX_ENTRIES" in (project / "src" / "my_service" / "cache.py").read_text()
     assert '"16 MB"' in (project / "tests" / "test_memory.py").read_text()
     assert "Our service's notes." in (project / "README.md").read_text()

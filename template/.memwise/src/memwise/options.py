@@ -73,7 +73,7 @@ def flamegraph_parser(session: str = "flamegraph") -> argparse.ArgumentParser:
         )  # fmt: skip
         parser.add_argument(
             "--capture", type=Path, metavar="FILE",
-            help="report on an existing memray capture (e.g. from memwise.tracking) instead",
+            help="report on an existing memray capture (e.g. from memwise_runtime) instead",
         )  # fmt: skip
     return parser
 

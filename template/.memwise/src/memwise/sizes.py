@@ -1,33 +1,11 @@
 """Memory sizes as pytest-memray reads them ("24 MB", where MB means MiB), and back.
 
-One parser for the markers, memwise's settings and the checks made before a run: it accepts
-exactly what pytest-memray 1.8-1.11 accepts (``pytest_memray.utils.parse_memory_string``), so
-a size memwise lets through never aborts pytest-memray's session, and a size pytest-memray
-would take is never refused here.
+They live in memwise_runtime.sizes, the one home of the parser (a service's watch thresholds
+read like its tests' budgets); it accepts exactly what pytest-memray 1.8-1.11 accepts.
 """
 
 from __future__ import annotations
 
-import re
+from memwise_runtime.sizes import ACCEPTED, MIB, mib, parse_size
 
-MIB = 1024 * 1024
-_MULTIPLIERS = {"B": 1, "KB": 1024, "MB": MIB, "GB": 1024 * MIB, "TB": MIB * MIB}
-_MULTIPLIERS["PB"] = 1024 * _MULTIPLIERS["TB"]
-# pytest-memray matches at the start of the text and ignores what follows the unit
-# ("12 MBytes" is 12 MB): so does this, case-insensitively, as it does.
-_SIZE = re.compile(r"(\+?\d*\.\d+|\+?\d+)\s*([KMGTP]B|B)", re.IGNORECASE)
-ACCEPTED = "a number and one of B, KB, MB, GB, TB, PB (MB means MiB), e.g. '512 MB'"
-
-
-def parse_size(text: object) -> int:
-    """Bytes in a size such as ``"512 MB"``; ValueError saying what is accepted otherwise."""
-    match = _SIZE.match(text) if isinstance(text, str) else None
-    if not match:
-        msg = f"{text!r} is not a size: write {ACCEPTED}"
-        raise ValueError(msg)
-    return int(float(match[1]) * _MULTIPLIERS[match[2].upper()])
-
-
-def mib(size: int) -> str:
-    """A size in MiB for reports, e.g. ``12.50 MiB``."""
-    return f"{size / MIB:.2f} MiB"
+__all__ = ["ACCEPTED", "MIB", "mib", "parse_size"]
