@@ -46,7 +46,7 @@ def test_free_text_reads_back_exactly_from_every_file(
     assert project["project"]["description"] == description
     assert project["project"]["authors"][0]["name"] == author
     answers = yaml.safe_load(
-        (destination / ".copier-answers.memwise.yml").read_text(encoding="utf-8")
+        (destination / ".copier-answers.yml").read_text(encoding="utf-8")
     )
     assert (answers["description"], answers["author_name"]) == (description, author)
     readme = (destination / "README.md").read_text(encoding="utf-8")
@@ -79,7 +79,7 @@ def test_template_expressions_in_answers_are_never_evaluated(tmp_path: Path) -> 
 
 def test_a_project_name_becomes_a_valid_package_name(tmp_path: Path) -> None:
     project = render(tmp_path / "p", project_name="Order.Tracker-API")
-    answers = yaml.safe_load((project / ".copier-answers.memwise.yml").read_text())
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["package_name"] == "order_tracker_api"
 
 

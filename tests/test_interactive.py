@@ -58,7 +58,7 @@ def test_interactive_copy_asks_the_questions_and_derives_the_package(tmp_path: P
     shown = answer_in_terminal(destination, [b"\r", CLEAR_LINE + b"billing-api\r"])
     assert "Project (distribution) name" in shown
     assert "CI service to configure" in shown
-    answers = yaml.safe_load((destination / ".copier-answers.memwise.yml").read_text())
+    answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
     assert answers["project_name"] == "billing-api"
     assert answers["package_name"] == "billing_api"
     assert (destination / "src" / "billing_api" / "cache.py").is_file()
@@ -71,7 +71,7 @@ def test_an_invalid_answer_is_refused_at_the_prompt_and_asked_again(tmp_path: Pa
     )
     # copier shows the validator's message (cut to the terminal's width) and asks again.
     assert "Validation error for question 'project_name': project_name 'bad name'" in shown
-    answers = yaml.safe_load((destination / ".copier-answers.memwise.yml").read_text())
+    answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
     assert answers["project_name"] == "good-name"
 
 
@@ -84,7 +84,7 @@ def test_python_max_older_than_python_min_cannot_be_chosen_at_the_prompt(tmp_pat
     # 3.14 (three down from 3.11); python_max: three up from 3.15, which would be 3.12.
     keystrokes = [b"\r"] * 6 + [DOWN * 3 + b"\r", UP * 3 + b"\r"]
     answer_in_terminal(destination, keystrokes)
-    answers = yaml.safe_load((destination / ".copier-answers.memwise.yml").read_text())
+    answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
     assert answers["python_min"] == "3.14"
     # The older choices are disabled: the cursor stops at 3.14 (it took 3.12 before).
     assert answers["python_max"] in {"3.14", "3.15"}, answers

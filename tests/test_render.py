@@ -26,7 +26,7 @@ def pyproject(project: Path) -> dict:
 def test_files_of_a_service_project_are_rendered(default_project: Path) -> None:
     for name in [
         "pyproject.toml", "noxfile.py", "Makefile", ".pre-commit-config.yaml", ".gitignore",
-        "README.md", "LICENSE", ".copier-answers.memwise.yml", "src/my_service/__init__.py",
+        "README.md", "LICENSE", ".copier-answers.yml", "src/my_service/__init__.py",
         "src/my_service/cache.py", "src/my_service/jobs.py", "src/my_service/workload.py",
         "src/my_service/store.py", "src/my_service/handler.py", "docs/example-service.md",
         "tests/test_memory.py", ".memwise/pyproject.toml", ".memwise/README.md",
@@ -45,7 +45,7 @@ def test_no_jinja_is_left_and_no_file_is_empty(default_project: Path) -> None:
 
 
 def test_answers_file_records_the_answers(default_project: Path) -> None:
-    answers = yaml.safe_load((default_project / ".copier-answers.memwise.yml").read_text())
+    answers = yaml.safe_load((default_project / ".copier-answers.yml").read_text())
     assert answers["package_name"] == "my_service"
     assert answers["python_min"] == "3.11"
     assert answers["project_type"] == "new"

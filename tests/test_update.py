@@ -22,7 +22,7 @@ import pytest
 
 from tests.helpers import nox, template_source
 
-ANSWERS = ".copier-answers.memwise.yml"  # memwise's own, so `copier update -a` names it
+ANSWERS = ".copier-answers.yml"  # a new project's: copier's usual name, found by a plain update
 GIT = ["git", "-c", "user.name=memwise tests", "-c", "user.email=tests@example.com"]
 
 
@@ -66,6 +66,27 @@ def release_1_1(repo: Path) -> None:
     jobs_test = template / "tests" / "test_jobs.py.jinja"
     jobs_test.write_text(jobs_test.read_text() + "\n\ndef test_added_in_1_1() -> None:\n"
                          "    assert True\n")  # fmt: skip
+    for owned in memwise_owned(template / ".memwise"):  # every one of them changes
+        owned.write_text(owned.read_text() + release_line(owned))
+
+
+RELEASE_1_1_LINE = "memwise 1.1.0 was here"
+
+
+def memwise_owned(folder: Path) -> list[Path]:
+    """The files of a .memwise folder (caches aside)."""
+    return [
+        path
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+        and not any(part == "__pycache__" or part.endswith("_cache") for part in path.parts)
+    ]
+
+
+def release_line(path: Path) -> str:
+    if path.suffix == ".md":
+        return f"\n<!-- {RELEASE_1_1_LINE} -->\n"
+    return f"# {RELEASE_1_1_LINE}\n"
 
 
 def release_2_0(repo: Path) -> None:
@@ -108,8 +129,9 @@ def copy_at(repo: Path, version: str, destination: Path, **answers: object) -> P
 
 
 def update_to(project: Path, version: str, **answers: object) -> None:
+    # No answers file named: a new project's update is the plain `copier update`.
     copier.run_update(project, data=answers, defaults=True, overwrite=True, vcs_ref=version,
-                      answers_file=ANSWERS, quiet=True, unsafe=False)  # fmt: skip
+                      quiet=True, unsafe=False)  # fmt: skip
     git(project, "add", "-A")
     git(project, "commit", "-q", "--allow-empty", "-m", f"update to {version}")
 
@@ -164,7 +186,10 @@ def assert_clean_merge(project: Path) -> None:
 
 
 def assert_user_edits_intact(project: Path) -> None:
-    assert 'dependencies = ["memwise-runtime", "attrs>=23"]' in (project / "pyproject.toml").read_text()
+    assert (
+        'dependencies = ["memwise-runtime", "attrs>=23"]'
+        in (project / "pyproject.toml").read_text()
+    )
     assert "DEFAULT_MAX_ENTRIES" in (project / "src" / "my_service" / "cache.py").read_text()
     assert '"16 MB"' in (project / "tests" / "test_memory.py").read_text()
     assert "Our service's notes." in (project / "README.md").read_text()
@@ -173,6 +198,10 @@ def assert_user_edits_intact(project: Path) -> None:
 
 
 def assert_release_1_1_arrived(project: Path) -> None:
+    owned = memwise_owned(project / ".memwise")
+    assert len(owned) > 30
+    stale = [str(path) for path in owned if RELEASE_1_1_LINE not in path.read_text()]
+    assert stale == []  # every memwise-owned file rolled out, its README and pyproject too
     assert '"--durations=3"' in (project / "noxfile.py").read_text()
     toolkit = project / ".memwise" / "src" / "memwise" / "sessions.py"
     assert '"--durations=5"' in toolkit.read_text()
@@ -232,8 +261,8 @@ def test_new_question_keeps_old_output_with_defaults_and_takes_data(
     update_to(defaults, "2.0.0")
     after = tree(defaults)
     changed = {name for name in before if before[name] != after.get(name)}
-    assert changed == {".copier-answers.memwise.yml"}
-    assert "gate_relative: 0.01" in (defaults / ".copier-answers.memwise.yml").read_text()
+    assert changed == {ANSWERS}
+    assert "gate_relative: 0.01" in (defaults / ANSWERS).read_text()
 
     chosen = copy_at(template_repo, "1.1.0", tmp_path / "chosen")
     update_to(chosen, "2.0.0", gate_relative=0.1)
@@ -251,7 +280,7 @@ def test_changing_the_ci_provider_swaps_only_ci_files(template_repo, tmp_path) -
     assert set(after) - set(before) == {".gitlab-ci.yml", ".gitlab/memwise.yml"}
     changed = {name for name in set(before) & set(after) if before[name] != after[name]}
     # The answers file records the new answer; the README's CI section is the project's own.
-    assert changed == {".copier-answers.memwise.yml"}
+    assert changed == {ANSWERS}
 
 
 def test_update_without_template_change_leaves_the_project_identical(
@@ -265,10 +294,25 @@ def test_update_without_template_change_leaves_the_project_identical(
     assert git(project, "status", "--porcelain") == ""
 
 
+def test_plain_copier_update_on_the_command_line_updates_a_new_project(
+    template_repo, tmp_path
+) -> None:
+    # What the brief says, word for word: no -a, the answers file found by its usual name.
+    project = copy_at(template_repo, "1.0.0", tmp_path / "service")
+    commit_user_edits(project)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "copier"), "update", "--defaults", "--vcs-ref=1.1.0"],
+        cwd=project, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert_release_1_1_arrived(project)
+    assert_user_edits_intact(project)
+    assert "_commit: 1.1.0" in (project / ANSWERS).read_text()
+
+
 def test_check_update_reports_an_available_release(template_repo, tmp_path) -> None:
     project = copy_at(template_repo, "1.1.0", tmp_path / "service")
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "copier"), "check-update", "-a", ANSWERS, "--output-format", "json", str(project)],
+        [str(Path(sys.executable).parent / "copier"), "check-update", "--output-format", "json", str(project)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     report = json.loads(result.stdout)
