@@ -45,9 +45,7 @@ def test_free_text_reads_back_exactly_from_every_file(
     project = tomllib.loads((destination / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["description"] == description
     assert project["project"]["authors"][0]["name"] == author
-    answers = yaml.safe_load(
-        (destination / ".copier-answers.yml").read_text(encoding="utf-8")
-    )
+    answers = yaml.safe_load((destination / ".copier-answers.yml").read_text(encoding="utf-8"))
     assert (answers["description"], answers["author_name"]) == (description, author)
     readme = (destination / "README.md").read_text(encoding="utf-8")
     assert readme.split("\n")[2] == description  # verbatim, as its own paragraph
