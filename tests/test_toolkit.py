@@ -355,6 +355,20 @@ def test_plugin_measures_unittest_tests_and_enforces_their_markers(pytester, mon
     assert tests[next(n for n in tests if "x" * 300 in n)].outcome == "passed"
 
 
+def test_a_test_that_fails_is_a_failure_not_an_unmeasured_test(pytester, monkeypatch) -> None:
+    # pytest-memray keeps no result for a test function that raised: it ran tracked all the
+    # same, and is reported as the failure it is (memtest said "ran WITHOUT memory tracking").
+    result, manifest_path = run_with_plugin(
+        pytester, monkeypatch, "--memray",
+        test_fails="def test_fails_plainly():\n    assert bytearray(1000) == b'x'\n",
+    )  # fmt: skip
+    manifest = Manifest.read(manifest_path)
+    (test,) = manifest.failed_otherwise
+    assert test.nodeid == "test_fails.py::test_fails_plainly"
+    assert manifest.unmeasured == []
+    assert "WITHOUT memory tracking" not in result.stdout.str()
+
+
 def test_plugin_names_the_tests_it_could_not_measure(pytester, monkeypatch) -> None:
     monkeypatch.setenv("PYTHONPATH", TOOLKIT_PATH)
     result, manifest = run_plugin(pytester)

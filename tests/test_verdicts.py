@@ -108,6 +108,30 @@ def test_skipped_tests_are_not_counted_as_measured(restored: Path) -> None:
     assert "memtest passed on Python 3.15: 1 of 1 tests measured (1 skipped)" in result.stderr
 
 
+# A suite that works in one process only, as one whose tests share a database file or a port:
+# under pytest-xdist's workers it fails (here, plainly, by checking where it runs).
+ONE_PROCESS_ONLY = """\
+import os
+
+
+def test_needs_the_one_process_its_suite_was_written_for() -> None:
+    assert "PYTEST_XDIST_WORKER" not in os.environ, "shares state with the other tests"
+"""
+
+
+def test_a_suite_failing_only_under_workers_is_told_how_to_switch_them_off(
+    restored: Path,
+) -> None:
+    (restored / "tests" / "test_one_process.py").write_text(ONE_PROCESS_ONLY)
+    result = nox(restored, "-R", "-s", "memtest", "--", "tests/test_one_process.py", check=False)
+    assert result.returncode != 0
+    assert 'This run used pytest-xdist workers ([tool.memwise] workers = "auto")' in result.stderr
+    assert 'set workers = "off"' in result.stderr
+    # In one process, as the message suggests, it passes and is measured.
+    alone = nox(restored, "-R", "-s", "memtest", "--", "tests/test_one_process.py", "-n", "0")
+    assert "1 of 1 tests measured" in alone.stderr
+
+
 def test_a_corrupted_baseline_is_named_with_its_line_before_measuring(restored: Path) -> None:
     baseline = restored / "memory-baseline.toml"
     lines = baseline.read_text().splitlines()
@@ -242,6 +266,7 @@ def test_an_environment_of_another_interpreter_is_never_reused_for_figures(resto
         ("memdiff", "usage: nox -s memdiff -- REF"),
         ("memhistory", "Measures nothing and installs nothing"),
         ("flamegraph", "--follow-fork"),
+        ("drift", "compare the files memwise owns"),
     ],
 )
 def test_every_memory_session_explains_itself_without_measuring(

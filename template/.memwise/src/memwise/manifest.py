@@ -72,8 +72,16 @@ class Manifest:
 
     @property
     def unmeasured(self) -> list[TestRecord]:
-        """Tests that ran without memory tracking (not a test function pytest-memray sees)."""
-        return [test for test in self.ran if test.measured_by is None]
+        """Tests that passed without memory tracking (not a test function pytest-memray sees).
+
+        A test that failed is a failure, reported as one: pytest-memray keeps no result for a
+        test function that raised, so it would look unmeasured although it ran tracked.
+        """
+        return [
+            test
+            for test in self.ran
+            if test.measured_by is None and test.outcome != "failed"
+        ]
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -286,8 +286,10 @@ class MemoryRecorder:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.tracking:
             return
-        ran = [r for r in self.records.values() if r.outcome != "skipped"]
-        unmeasured = [r for r in ran if r.measured_by is None]
+        run = Manifest(
+            running_python(), sys.platform, tests=list(self.records.values())
+        )
+        ran, unmeasured = run.ran, run.unmeasured
         if unmeasured:
             terminalreporter.write_sep(
                 "=", "memwise: tests run WITHOUT memory tracking", yellow=True
