@@ -145,9 +145,7 @@ def test_a_slow_leak_leaves_one_capture_naming_the_leak_and_the_gauges_show_it(
 @pytest.mark.slow
 def test_a_service_under_its_threshold_leaves_no_capture(tmp_path: Path) -> None:
     folder = tmp_path / "captures"
-    report, log = run_service(
-        tmp_path, watching(folder, MEMWISE_WATCH_THRESHOLD="4 GB"), rounds=30
-    )
+    report, log = run_service(tmp_path, watching(folder, MEMWISE_WATCH_THRESHOLD="4 GB"), rounds=30)
     assert list(folder.iterdir()) == []
     assert report["captures"] == []
     assert gauge(report["late"], "memwise_resident_memory_bytes") > 20 * MIB
@@ -175,6 +173,7 @@ def test_cooldown_and_disk_budget_hold_under_a_leak_that_keeps_growing(
     report, log = run_service(tmp_path, settings, chunk=256 * 1024, rounds=200)
     written = sorted(folder.glob("watch-*.bin"))
     assert len(written) == expected
+    assert sorted(report["captures"]) == [str(path) for path in written]
     assert sorted(folder.iterdir()) == written  # nothing half-written left beside them
     assert len(re.findall(r"recording [\d.]+s of memory", log)) == expected
     if reason:

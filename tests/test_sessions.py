@@ -7,9 +7,11 @@ import os
 import re
 import shutil
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from memwise import pythons
 
 from tests.helpers import installed, nox, render, run
 
@@ -308,6 +310,14 @@ def test_a_missing_memory_python_is_named_with_the_fix(tmp_path: Path) -> None:
     assert "runs on Python 3.16" in result.stderr
     assert "which is not installed here" in result.stderr
     assert "uv python install 3.16" in result.stderr
+    # The versions that would do: the render supports them and memray has wheels for them.
+    fitting = pythons.memory_candidates(tomllib.loads((project / "pyproject.toml").read_text()))
+    installed = [version for version in fitting if pythons.find_interpreter(version)]
+    assert (
+        f"has wheels for, Python {', '.join(fitting)}; installed here: {', '.join(installed)}."
+        in (result.stderr)
+    )
+    assert f'set memory-python = "{installed[-1]}"' in result.stderr
 
 
 ASYNC_LOAD = """\

@@ -327,3 +327,30 @@ def test_template_files_are_the_same_between_renders(template_repo, tmp_path) ->
     comparison = filecmp.dircmp(first, second, ignore=[".git"])
     assert not comparison.diff_files
     assert tree(first) == tree(second)
+
+
+@pytest.mark.slow
+def test_drift_check_names_an_edited_memwise_file_and_passes_otherwise(
+    template_repo, tmp_path
+) -> None:
+    project = copy_at(template_repo, "1.1.0", tmp_path / "service")
+    assert "no drift" in nox(project, "-s", "drift").stderr
+    # A hand edit of memwise's files, as copier update would keep it.
+    edit(project / ".memwise" / "src" / "memwise" / "gate.py", "UNSTEADY = 0.05",
+         "UNSTEADY = 0.5  # our local fix")  # fmt: skip
+    (project / ".memwise" / "README.md").unlink()
+    result = nox(project, "-R", "-s", "drift", check=False)
+    assert result.returncode != 0
+    assert "2 memwise-owned file(s) differ from the release .copier-answers.yml records" in (
+        result.stderr
+    )
+    assert ".memwise/src/memwise/gate.py: edited here" in result.stderr
+    assert "+UNSTEADY = 0.5  # our local fix" in result.stderr
+    assert ".memwise/README.md: deleted here" in result.stderr
+    # A source that cannot be reached is said plainly, not a traceback.
+    git(project, "checkout", "-q", "--", ".")
+    edit(project / ANSWERS, f"_src_path: {template_repo}", "_src_path: /nowhere/memwise")
+    unreachable = nox(project, "-R", "-s", "drift", check=False)
+    assert unreachable.returncode != 0
+    assert "memwise could not be rendered again from /nowhere/memwise" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr

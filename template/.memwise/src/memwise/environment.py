@@ -8,27 +8,45 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import nox
 
 from memwise.locks import LockError, find_lock, read_lock
+from memwise.pythons import find_interpreter
 from memwise.settings import Settings
 
 
-def require_python(session: nox.Session, version: str | None, purpose: str) -> None:
-    """Stop when the session could not get the interpreter it must run on."""
+def require_python(
+    session: nox.Session,
+    version: str | None,
+    purpose: str,
+    fitting: Sequence[str] = (),
+    settable: bool = True,
+) -> None:
+    """Stop when the session could not get the interpreter it must run on; ``fitting`` are
+    the versions that would do (the project supports them and the tool has wheels), and
+    ``settable`` whether ``memory-python`` chooses this session's Python."""
     require_memory_tools(session)  # first: on Windows, that is the reason
     if version is None:
         session.error(purpose)
     if session.python is False:  # declared without an interpreter: none runs here
-        session.error(missing_python_message(session.name, version, purpose))
+        session.error(
+            missing_python_message(session.name, version, purpose, fitting, settable)
+        )
     require_interpreter(session, version)
     session.log(f"{session.name} runs on Python {version} ({purpose})")
 
 
-def missing_python_message(name: str, version: str, purpose: str) -> str:
-    """Why the session has no interpreter, and the ways to get one."""
+def missing_python_message(
+    name: str,
+    version: str,
+    purpose: str,
+    fitting: Sequence[str] = (),
+    settable: bool = True,
+) -> str:
+    """Why the session has no interpreter, which would do, and the ways to get one."""
     shim = shutil.which(f"python{version}")
     found = (
         f"`python{version}` on PATH ({shim}) does not start as Python {version}: a pyenv shim "
@@ -37,11 +55,27 @@ def missing_python_message(name: str, version: str, purpose: str) -> str:
         if shim
         else ""
     )
+    installed = [other for other in fitting if find_interpreter(other)]
+    others = (
+        f"The project supports, and the tool has wheels for, Python {', '.join(fitting)}; "
+        + (
+            f"installed here: {', '.join(installed)}. "
+            if installed
+            else "none of them is installed here. "
+        )
+        if fitting
+        else ""
+    )
+    choose = (
+        f', or set memory-python = "{installed[-1] if installed else "3.X"}" in '
+        "[tool.memwise] of pyproject.toml to a version you have"
+        if settable
+        else ""
+    )
     return (
         f"`{name}` runs on Python {version} ({purpose}), which is not installed here. {found}"
-        f"Install it (`uv python install {version}`, which downloads from GitHub; where that is "
-        "unreachable, pyenv, your system's packages or python.org), or set "
-        'memory-python = "3.X" in [tool.memwise] of pyproject.toml to a version you have.'
+        f"{others}Install it (`uv python install {version}`, which downloads from GitHub; "
+        f"where that is unreachable, pyenv, your system's packages or python.org){choose}."
     )
 
 

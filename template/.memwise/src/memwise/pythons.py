@@ -84,11 +84,16 @@ def running_python() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
+def memory_candidates(project: dict[str, Any]) -> list[str]:
+    """The versions the project supports that memray has wheels for, oldest first."""
+    return [v for v in supported_pythons(project) if v in MEMRAY_PYTHONS]
+
+
 def memory_python(project: dict[str, Any], configured: str | None) -> str:
     """The one Python of the memory sessions: configured, else the newest with memray."""
     if configured:
         return configured
-    candidates = [v for v in supported_pythons(project) if v in MEMRAY_PYTHONS]
+    candidates = memory_candidates(project)
     return candidates[-1] if candidates else running_python()
 
 
@@ -100,11 +105,17 @@ def scalene_platform() -> bool:
     )
 
 
+def profile_candidates(project: dict[str, Any]) -> list[str]:
+    """The versions the project supports that scalene has wheels for here, oldest first."""
+    supported = supported_pythons(project) or [running_python()]
+    fitting = [version for version in supported if version in SCALENE_PYTHONS]
+    return fitting if scalene_platform() else []
+
+
 def profile_python(project: dict[str, Any]) -> str | None:
     """The newest supported Python with scalene wheels; None when there is none."""
-    supported = supported_pythons(project) or [running_python()]
-    candidates = [version for version in supported if version in SCALENE_PYTHONS]
-    return candidates[-1] if candidates and scalene_platform() else None
+    candidates = profile_candidates(project)
+    return candidates[-1] if candidates else None
 
 
 def one_session_python(supported: list[str]) -> str | None:
