@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from memwise import baseline, gate, gate_reports
+from memwise import baseline, diffgraph, gate, gate_reports
 from memwise.manifest import Manifest, TestRecord
 
 from tests import growth
@@ -54,6 +54,30 @@ def test_a_figure_that_varies_from_run_to_run_is_named_at_baseline_time() -> Non
     # Steady figures, and a tiny one whose band stays under the 16 KiB floor, say nothing.
     steady = {"workload total allocated": MIB, "workload peak": 1024, "t::x peak": 3000}
     assert gate.unsteady_figures(figures, steady, tolerance) == []
+
+
+def test_the_differential_flamegraph_marks_the_frame_whose_own_memory_grew() -> None:
+    main, handler, grown = "main (svc/app.py)", "handle (svc/app.py)", "leaky (svc/app.py)"
+    before = [((main, handler), 4 * MIB), ((main,), MIB)]
+    after = [((main, handler), 4 * MIB), ((main, handler, grown), MIB), ((main,), MIB)]
+    root = diffgraph.merge(before, after)
+    assert (root.before, root.after) == (5 * MIB, 6 * MIB)
+    frame = root.children[main].children[handler]
+    assert (frame.before, frame.after) == (4 * MIB, 5 * MIB)  # its callee's growth included
+    limit = diffgraph.threshold(root)
+    # The colour follows a frame's own lines: the grown callee, not its callers.
+    assert diffgraph.verdict(frame.children[grown], limit) == "grew"
+    assert diffgraph.verdict(frame, limit) == "same"
+    assert diffgraph.verdict(root.children[main], limit) == "same"
+    assert [f.label for f in diffgraph.moved_frames(root)] == [grown]
+    page = diffgraph.page(root, "t", ("ref", "now"))
+    assert '<div class="frame grew"' in page and 'data-label="leaky (svc/app.py)"' in page
+    # Less than the threshold (0.5% of the peak, at least 16 KiB) is "about the same".
+    small = diffgraph.merge(before, [*before, ((main, handler, grown), 10 * 1024)])
+    assert diffgraph.moved_frames(small) == []
+    shrunk = diffgraph.merge(after, before)
+    assert diffgraph.verdict(shrunk.children[main].children[handler].children[grown],
+                             diffgraph.threshold(shrunk)) == "shrank"  # fmt: skip
 
 
 def test_call_sites_are_named_portably_and_diffed() -> None:
@@ -217,11 +241,22 @@ def test_memdiff_compares_the_working_tree_with_a_ref(tmp_path) -> None:
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "start")
     growth.grow_workload_total(project, 64 * MIB)  # uncommitted
+    growth.grow_workload_peak(project, MIB)  # held to the end: the peak grows by 1 MiB
     result = nox(project, "-s", "memdiff", "--", "HEAD")
     out = result.stderr
     assert re.search(r"workload total allocated: [\d.]+ MiB -> [\d.]+ MiB \(\+\d+\.\d\d%\)", out)
     assert abs(grown_site(out) - 64) < 0.64  # MiB, bytes objects' headers included
     assert (project / "reports" / "memdiff" / "memdiff.html").is_file()
+    # The differential flamegraph: the function that holds the new buffer is the one frame
+    # marked as grown; its callers and everything else are not.
+    graph = project / "reports" / "memdiff" / "workload-diff.html"
+    assert f"differential flamegraph: {graph}" in out
+    marked = re.findall(r'<div class="frame (\w+)"[^>]*data-label="([^"]+)"', graph.read_text())
+    grew = [name for kind, name in marked if kind == "grew"]
+    assert len(grew) == 1, grew
+    assert grew == ["distinctive_growth_of_the_peak (my_service/workload.py)"]
+    assert any(kind == "same" and name.startswith("main (") for kind, name in marked)
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", graph.read_text())
     assert (
         "worktree"
         not in subprocess.run(

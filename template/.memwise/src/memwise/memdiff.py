@@ -79,6 +79,12 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
     page.write_text(
         gate_reports.report_html(f"Memory: {title}", comparisons, sites), "utf-8"
     )
+    graph = reports / "workload-diff.html"
+    if settings.workload:  # both sides' captures: where the workload's peak grew, drawn
+        session.run("python", "-m", "memwise.diffgraph", str(reports / "ref" / "workload.bin"),
+                    str(reports / "now" / "workload.bin"), str(graph), "--title",
+                    f"The workload's memory at its peak: {title}", "--names", "ref", "now",
+                    silent=True)  # fmt: skip
     summary = reports / "summary.md"
     summary.write_text(
         gate_reports.summary_markdown(
@@ -94,9 +100,10 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
             + listing([Path(site.describe()) for site in sites])
         )
     grown = [c for c in comparisons if c.status == "REGRESSION"]
+    drawn = f"; differential flamegraph: {graph}" if graph.is_file() else ""
     session.log(
         f"ref {ref} ({ref_commit[:12]}) -> now, {now_side}, both on {interpreter}: "
-        f"{len(grown)} figure(s) above the gate's tolerance; report: {page}"
+        f"{len(grown)} figure(s) above the gate's tolerance; report: {page}{drawn}"
     )
 
 
