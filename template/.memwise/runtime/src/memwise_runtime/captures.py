@@ -74,7 +74,9 @@ class Capture:
     ) -> Capture:
         """Start recording; RuntimeError when another tracker holds the process's one slot."""
         if not tracker_slot.acquire(blocking=False):
-            raise RuntimeError("a track_memory block is being recorded")
+            raise RuntimeError(
+                "memray's one tracker is in use (track_memory, or the live view)"
+            )
         partial, final = folder.new_name()
         try:
             tracker = tracker_class(partial)
