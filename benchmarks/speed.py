@@ -12,10 +12,12 @@ machines are noisy. The figures and the method are in docs/benchmarks.md.
 4. resolution: `uv lock` alone in each project of step 2 (its uv.lock removed first). This is the
    part of the time to green that waits on the package index, so it shows how much of a slow
    run the index's latency explains.
-5. memtest against plain pytest: memtest's pytest command (with its workers) and plain pytest
-   (`-p no:memray -p no:memwise`) in the same environment, paired, on the render's own suite,
-   on 400 generated small tests (a few allocations each: memray's cost per test shows) and on
-   100 service-like tests (a database and JSON, tens of milliseconds each).
+5. memtest against plain pytest: memtest's pytest command and plain pytest (`-p no:memray
+   -p no:memwise`) with the same pytest-xdist workers, in the same environment, paired, on the
+   render's own suite, on 400 generated small tests (a few allocations each: memray's cost per
+   test shows) and on 100 service-like tests (a database and JSON, tens of milliseconds each);
+   and, apart, what the workers gain: plain pytest in one process against plain pytest with
+   memtest's workers.
 6. with `--peer TEMPLATE`: the same time to green for another Copier template (render with its
    defaults, then its first `nox -s tests`, or `--peer-session`), measured in the same run,
    and the ratio memwise / peer.
@@ -116,6 +118,16 @@ def paired(first: list[str], second: list[str], cwd: Path, runs: int) -> list[tu
     return [(timed(first, cwd), timed(second, cwd)) for _ in range(runs)]
 
 
+def worker_flags(command: list[str]) -> list[str]:
+    """memtest's pytest-xdist workers (``-n N``), to give plain pytest the same."""
+    for index, word in enumerate(command):
+        if word == "-n" and index + 1 < len(command):
+            return command[index : index + 2]
+        if word.startswith("-n") and word[2:].isalnum():
+            return [word]
+    return []
+
+
 def relock(project: Path) -> float:
     """Seconds uv takes to resolve the project again: round trips to the index, mostly."""
     (project / "uv.lock").unlink()
@@ -174,8 +186,10 @@ def main() -> int:
         lock_median, lock_samples = median_of(
             args.runs, lambda index: relock(work / f"green-{index}")
         )
-        plain = [memtest[0], "-q", "-p", "no:memray", "-p", "no:memwise", "-p", "no:cacheprovider"]
+        alone = [memtest[0], "-q", "-p", "no:memray", "-p", "no:memwise", "-p", "no:cacheprovider"]
+        plain = [*alone, *worker_flags(memtest)]  # like for like: memtest's workers
         suites = {"its own suite": paired(memtest, plain, project, args.runs)}
+        gains = {"its own suite": paired(alone, plain, project, args.runs)}
         scale = 10 if args.smoke else 1  # a smoke run checks the figures come out, quickly
         for name, file, suite, size in [
             ("small tests", "test_small.py", GENERATED_SUITE, 400 // scale),
@@ -185,6 +199,9 @@ def main() -> int:
             path.write_text(suite.replace("TESTS", str(size)))
             suites[f"{size} {name}"] = paired(
                 [*memtest, str(path)], [*plain, str(path)], project, args.runs
+            )
+            gains[f"{size} {name}"] = paired(
+                [*alone, str(path)], [*plain, str(path)], project, args.runs
             )
         peer = None
         if args.peer:
@@ -218,13 +235,20 @@ def main() -> int:
         f"{'nox overhead on a reused memtest':<44} {overhead:6.2f} s"
         f"   (median of the pairs' differences; ratio {ratio:.2f})"
     )
+    workers = " ".join(worker_flags(memtest)) or "no workers"
     for suite, pairs_of_suite in suites.items():
         label = f"memtest / plain pytest, {suite}"
         times = ", ".join(f"{with_memray:.2f}/{bare:.2f}" for with_memray, bare in pairs_of_suite)
         memtest_ratio = statistics.median(
             with_memray / bare for with_memray, bare in pairs_of_suite
         )
-        print(f"{label:<44} {memtest_ratio:6.2f} x   (runs, memtest/plain s: {times})")
+        print(f"{label:<44} {memtest_ratio:6.2f} x   (both {workers}; runs, memtest/plain s: "
+              f"{times})")  # fmt: skip
+    for suite, pairs_of_suite in gains.items():
+        label = f"plain pytest, {workers} / one process, {suite}"
+        times = ", ".join(f"{single:.2f}/{spread:.2f}" for single, spread in pairs_of_suite)
+        gain = statistics.median(spread / single for single, spread in pairs_of_suite)
+        print(f"{label:<44} {gain:6.2f} x   (runs, one process/workers s: {times})")
     if peer is not None:
         show(f"peer time to green ({args.peer.name})", *peer)
         print(f"{'time to green, memwise / peer':<44} {green_median / peer[0]:6.2f} x")

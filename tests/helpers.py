@@ -62,6 +62,9 @@ def session_env() -> dict[str, str]:
     env.pop("UV_PROJECT_ENVIRONMENT", None)
     env.pop("VIRTUAL_ENV", None)
     env.pop("UV_PYTHON", None)  # nox points it at its session's environment: not a render's
+    # This suite's own pytest-xdist worker and test: a render's pytest is not inside them.
+    for name in [name for name in env if name.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT"))]:
+        env.pop(name)
     # Python writes bytecode, as on a developer's machine (some CI images forbid it): the
     # sessions must hold there, the gate's figures above all (a first import compiles, and
     # compiling allocates), and every run would otherwise compile its imports again.

@@ -57,7 +57,14 @@ def test_speed_benchmark_reports_each_figure(tmp_path) -> None:
     # The first memtest comes after a render, and resolving is only a part of it.
     assert seconds["time to green"] > seconds["render"] + seconds["resolving alone"]
     for suite in ("its own suite", "40 small tests", "10 service-like tests"):
-        assert re.search(rf"^memtest / plain pytest, {suite} +\d+\.\d\d x", output, re.MULTILINE)
+        assert re.search(
+            rf"^memtest / plain pytest, {suite} +\d+\.\d\d x   \(both -n auto;",
+            output,
+            re.MULTILINE,
+        )  # like for like: plain pytest with memtest's workers
+        assert re.search(
+            rf"^plain pytest, -n auto / one process, {suite} +\d+\.\d\d x", output, re.MULTILINE
+        )  # and what the workers gain, apart
     assert re.search(r"^peer time to green \(peer-template\) .* s", output, re.MULTILINE), output
     assert re.search(r"^time to green, memwise / peer +\d+\.\d\d x", output, re.MULTILINE)
 

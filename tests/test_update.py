@@ -67,7 +67,10 @@ def release_1_1(repo: Path) -> None:
     jobs_test.write_text(jobs_test.read_text() + "\n\ndef test_added_in_1_1() -> None:\n"
                          "    assert True\n")  # fmt: skip
     for owned in memwise_owned(template / ".memwise"):  # every one of them changes
-        owned.write_text(owned.read_text() + release_line(owned))
+        text = owned.read_text()
+        line = release_line(owned)
+        # Python files get it on top, where the formatters leave a comment as it is.
+        owned.write_text(line + text if owned.suffix == ".py" else text + line)
 
 
 RELEASE_1_1_LINE = "memwise 1.1.0 was here"

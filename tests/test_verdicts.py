@@ -111,11 +111,11 @@ def test_skipped_tests_are_not_counted_as_measured(restored: Path) -> None:
 # A suite that works in one process only, as one whose tests share a database file or a port:
 # under pytest-xdist's workers it fails (here, plainly, by checking where it runs).
 ONE_PROCESS_ONLY = """\
-import os
+import pytest
 
 
-def test_needs_the_one_process_its_suite_was_written_for() -> None:
-    assert "PYTEST_XDIST_WORKER" not in os.environ, "shares state with the other tests"
+def test_needs_the_one_process_its_suite_was_written_for(request: pytest.FixtureRequest) -> None:
+    assert not hasattr(request.config, "workerinput"), "shares state with the other tests"
 """
 
 
