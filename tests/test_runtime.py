@@ -50,8 +50,9 @@ def leak_slowly():
     kept.append(bytearray(chunk))
 
 report = {}
-if mode == "bare":
+if mode == "bare":  # the default registry, if the Prometheus client is there at all
     watch = watch_memory()
+    time.sleep(0.3)
 else:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -67,7 +68,14 @@ time.sleep(0.3)
 report["running"] = watch.running
 watch.stop()
 report["captures"] = [str(path) for path in watch.captures_written]
-if mode != "bare":
+if mode == "bare":
+    try:
+        from prometheus_client import REGISTRY, generate_latest
+    except ImportError:
+        pass
+    else:
+        report["late"] = generate_latest(REGISTRY).decode()
+else:
     report["late"] = generate_latest(registry).decode()
     metrics = {}
     for resource in reader.get_metrics_data().resource_metrics:
@@ -197,17 +205,22 @@ def test_the_runtime_installs_without_the_test_tooling_and_samples_without_memra
     venv = tmp_path / "image"
     subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True)
     python = str(venv / "bin" / "python")
-    subprocess.run([uv, "pip", "install", "-q", "-p", python, str(RUNTIME)], check=True)
+    # The runtime and the metrics library a service has; neither memray nor any test tooling.
+    subprocess.run([uv, "pip", "install", "-q", "-p", python, f"{RUNTIME}[prometheus]"],
+                   check=True)  # fmt: skip
     listed = subprocess.run([uv, "pip", "list", "-p", python, "--format", "json"], check=True,
                             capture_output=True, text=True).stdout  # fmt: skip
-    assert {package["name"] for package in json.loads(listed)} == {"memwise-runtime"}
+    assert {package["name"] for package in json.loads(listed)} == {
+        "memwise-runtime", "prometheus-client"
+    }  # fmt: skip
     folder = tmp_path / "captures"
     report, log = run_service(
         tmp_path, watching(folder, MEMWISE_WATCH_GROWTH="20 MB"), rounds=60, mode="bare",
         python=python,
     )  # fmt: skip
     assert "captures are off, memray is not installed" in log
-    assert "exporting to no metrics library (logs only)" in log
+    assert "exporting to prometheus" in log
+    assert gauge(report["late"], "memwise_resident_memory_bytes") > 20 * MIB  # sampled, exported
     assert report["captures"] == []
     assert not folder.exists() or list(folder.iterdir()) == []
 
