@@ -18,6 +18,7 @@ nox.options.sessions = ["lint", "tests"]
 
 ROOT = Path(__file__).parent
 DEMO = ROOT / "demo"
+SITE = ROOT / "docs" / "_build" / "html"
 
 
 def install(session: nox.Session, group: str) -> None:
@@ -52,6 +53,32 @@ def lint(session: nox.Session) -> None:
     """Lint this repository with its pre-commit hooks (the renders are linted by the tests)."""
     install(session, "lint")
     session.run("pre-commit", "run", "--all-files", "--show-diff-on-failure")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site, strict and offline (`-- --serve`: then serve it locally).
+
+    Strict: a broken link, a missing page or a page outside the table of contents fails the
+    build. The source folder is the repository's root (only README.md, CHANGELOG.md and docs/
+    are pages: docs/conf.py), so links work alike here and on the forge.
+    """
+    serve = "--serve" in session.posargs
+    unknown = [arg for arg in session.posargs if arg != "--serve"]
+    if unknown:
+        session.error(f"unknown argument(s) {unknown}: `nox -s docs` takes only --serve")
+    install(session, "docs")
+    shutil.rmtree(SITE, ignore_errors=True)
+    session.run(
+        "sphinx-build", "--conf-dir", "docs", "--fail-on-warning", "--keep-going",
+        "--nitpicky", "--builder", "html", "--quiet", str(ROOT), str(SITE),
+    )  # fmt: skip
+    session.log(f"the site: {SITE / 'index.html'}")
+    if serve:
+        session.log("serving it on http://127.0.0.1:8000/ (Ctrl-C stops)")
+        session.run(
+            "python", "-m", "http.server", "8000", "--bind", "127.0.0.1", "--directory", str(SITE)
+        )  # fmt: skip
 
 
 @nox.session

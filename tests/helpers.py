@@ -112,9 +112,13 @@ def run(
     return result
 
 
-def nox(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the render's nox (the nox of this test environment) with the given arguments."""
-    return run([sys.executable, "-m", "nox", *args], project, check=check)
+def nox(
+    project: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the render's nox (the nox of this test environment) with the given arguments
+    (``env``: variables added to session_env())."""
+    extra = {**session_env(), **env} if env else None
+    return run([sys.executable, "-m", "nox", *args], project, check=check, env=extra)
 
 
 def nox_sessions(project: Path) -> dict[str, str]:
@@ -126,3 +130,59 @@ def nox_sessions(project: Path) -> dict[str, str]:
 def session_names(project: Path) -> set[str]:
     """The render's session names, without the Python suffix of parametrized ones."""
     return {name.split("-")[0] for name in nox_sessions(project)}
+
+
+NODE_TOOLS = Path(__file__).parent / "tools"
+ARTIFACTS = TEMPLATE / ".cache" / "test-artifacts"  # screenshots kept for a reader of a run
+
+
+def node_tools(folder: Path = NODE_TOOLS) -> Path:
+    """``folder``/node_modules/.bin (tests/tools or a folder in it), installed from its lock on
+    first use (once per lock).
+
+    Several pytest-xdist workers may ask at once: a file lock lets one install while the
+    others wait. Skips the calling test when Node.js or npm is missing.
+    """
+    import fcntl
+    import hashlib
+
+    import pytest
+
+    if not (shutil.which("node") and shutil.which("npm")):
+        pytest.skip("this check runs a Node.js tool, and node or npm is not on PATH")
+    lock = hashlib.sha256((folder / "package-lock.json").read_bytes()).hexdigest()[:16]
+    installed = folder / "node_modules" / f".installed-{lock}"
+    with (folder / ".install.lock").open("w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if not installed.exists():
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=folder, check=True,
+            )  # fmt: skip
+            installed.touch()
+    return folder / "node_modules" / ".bin"
+
+
+def browse(pages: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Open each page in headless Chromium (tests/tools/browse.cjs): what a reader meets.
+
+    A page: {"url": ..., "waitFor": a CSS selector, "texts": [selectors], "screenshot": path}.
+    Each result: url, title, errors (console and page errors), requests (every URL the page
+    asked for), texts (selector -> inner texts). Skips the test where Chromium is missing.
+    """
+    import json
+
+    import pytest
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium on PATH (Debian: apt-get install chromium)")
+    node_tools()
+    plan = Path(tempfile.mkdtemp(prefix="memwise-browse-")) / "plan.json"
+    plan.write_text(json.dumps({"chromium": chromium, "pages": pages}))
+    result = subprocess.run(
+        ["node", str(NODE_TOOLS / "browse.cjs"), str(plan)],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)

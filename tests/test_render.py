@@ -15,7 +15,7 @@ from tests.helpers import nox_sessions, run, session_names
 
 EXPECTED_SESSIONS = {
     "lint", "tests", "memtest", "profile", "flamegraph", "memgate", "baseline", "memdiff", "memhistory", "live",
-    "profile_view", "drift",
+    "profile_view", "drift", "check_update",
 }  # fmt: skip
 
 

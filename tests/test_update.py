@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,7 +21,8 @@ from pathlib import Path
 import copier
 import pytest
 
-from tests.helpers import nox, template_source
+from tests.existing_projects import BOT
+from tests.helpers import NODE_TOOLS, TEMPLATE, node_tools, nox, template_source
 
 ANSWERS = ".copier-answers.yml"  # a new project's: copier's usual name, found by a plain update
 GIT = ["git", "-c", "user.name=memwise tests", "-c", "user.email=tests@example.com"]
@@ -357,3 +359,116 @@ def test_drift_check_names_an_edited_memwise_file_and_passes_otherwise(
     assert unreachable.returncode != 0
     assert "memwise could not be rendered again from /nowhere/memwise" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
+
+
+@pytest.mark.slow
+def test_check_update_session_reports_a_newer_release_without_failing(
+    template_repo, tmp_path
+) -> None:
+    project = copy_at(template_repo, "1.1.0", tmp_path / "service")
+    summary = tmp_path / "step-summary.md"
+    result = nox(project, "-s", "check_update", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    said = "memwise 2.0.0 is out; this project is at 1.1.0. `copier update --defaults` brings it"
+    assert said in result.stderr
+    assert said in summary.read_text()
+    update_to(project, "2.0.0")
+    assert "memwise 2.0.0 is the newest release" in nox(project, "-R", "-s", "check_update").stderr
+    # A source copier cannot read is said plainly, and the session is red.
+    edit(project / ANSWERS, f"_src_path: {template_repo}", "_src_path: /nowhere/memwise")
+    unreachable = nox(project, "-R", "-s", "check_update", check=False)
+    assert unreachable.returncode != 0
+    assert "copier could not say whether a newer memwise is out" in unreachable.stderr
+    assert "/nowhere/memwise" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
+
+
+FLEET = TEMPLATE / "renovate" / "fleet.json"
+
+
+@pytest.fixture(scope="module")
+def renovate_bin() -> Path:
+    return node_tools(NODE_TOOLS / "renovate")
+
+
+@pytest.mark.slow  # the first installs Renovate from npm (about 35 s)
+def test_the_fleet_renovate_configuration_passes_renovates_own_validator(renovate_bin) -> None:
+    validator = str(renovate_bin / "renovate-config-validator")
+    result = subprocess.run([validator, "--strict", str(FLEET)], capture_output=True, text=True,
+                            check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The validator is strict indeed: an option Renovate does not know fails it.
+    misspelt = FLEET.parent / ".misspelt.json"
+    misspelt.write_text(FLEET.read_text().replace('"groupName"', '"groupNam"'))
+    try:
+        refused = subprocess.run([validator, "--strict", str(misspelt)], capture_output=True,
+                                 text=True, check=False)  # fmt: skip
+    finally:
+        misspelt.unlink()
+    assert refused.returncode != 0
+    assert "groupNam" in refused.stdout + refused.stderr
+
+
+def renovate_updates(renovate_bin: Path, project: Path) -> dict[str, list[dict[str, object]]]:
+    """Renovate's own lookup over a project, offline: answers file -> the updates it proposes.
+
+    The platform is the local folder, only the copier manager runs, and the template is a git
+    repository on disk, so the lookup (git ls-remote of its tags) needs no network.
+    """
+    shutil.copy2(FLEET, project / "renovate.json")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "Renovate for the fleet")
+    global_config = project.parent / "renovate-global.json"
+    global_config.write_text("{}")
+    result = subprocess.run(
+        [str(renovate_bin / "renovate"), "--platform=local", "--dry-run=lookup",
+         "--onboarding=false", "--enabled-managers=copier"],
+        cwd=project, capture_output=True, text=True, check=False, timeout=300,
+        env={**os.environ, "LOG_LEVEL": "debug", "LOG_FORMAT": "json",
+             "RENOVATE_CONFIG_FILE": str(global_config)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for line in result.stdout.splitlines():
+        record = json.loads(line) if line.startswith("{") else {}
+        if record.get("msg") == "packageFiles with updates":
+            return {
+                package["packageFile"]: [
+                    update for dep in package["deps"] for update in dep.get("updates", [])
+                ]
+                for package in record["config"].get("copier", [])
+            }
+    raise AssertionError("Renovate logged no lookup:\n" + result.stdout[-3000:])
+
+
+def as_url(project: Path, answers: str, template_repo: Path) -> None:
+    # Renovate's copier manager takes a template whose source is a URL (https://, gh:, file:).
+    edit(project / answers, f"_src_path: {template_repo}", f"_src_path: {template_repo.as_uri()}")
+    git(project, "commit", "-q", "-am", "template source as a URL")
+
+
+@pytest.mark.slow
+def test_renovate_proposes_memwise_releases_for_both_answers_files_as_one_group(
+    renovate_bin, template_repo, tmp_path
+) -> None:
+    new = copy_at(template_repo, "1.0.0", tmp_path / "service")
+    as_url(new, ANSWERS, template_repo)
+    existing = BOT.write(tmp_path / "bot")
+    git(existing, "init", "-q")
+    git(existing, "add", "-A")
+    git(existing, "commit", "-q", "-m", "the bot as it was")
+    copier.run_copy(str(template_repo), existing, data={"project_type": "existing"},
+                    defaults=True, vcs_ref="1.0.0", quiet=True, unsafe=False)  # fmt: skip
+    git(existing, "add", "-A")
+    git(existing, "commit", "-q", "-m", "memwise 1.0.0")
+    as_url(existing, ".copier-answers.memwise.yml", template_repo)
+
+    found = {**renovate_updates(renovate_bin, new),
+             **{f"bot/{name}": updates for name, updates in
+                renovate_updates(renovate_bin, existing).items()}}  # fmt: skip
+    assert set(found) == {ANSWERS, "bot/.copier-answers.memwise.yml"}
+    for answers, updates in found.items():
+        proposed = {update["newVersion"]: update["branchName"] for update in updates}
+        assert set(proposed) == {"1.1.0", "2.0.0"}, answers
+        # The fleet configuration's group: one branch of memwise's minor releases, one of its
+        # major ones, whichever answers file records the release.
+        assert proposed["1.1.0"] == "renovate/memwise", answers
+        assert proposed["2.0.0"] == "renovate/major-memwise", answers

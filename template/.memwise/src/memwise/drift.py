@@ -10,7 +10,6 @@ project's: each that differs is named with a short diff, and the session fails.
 from __future__ import annotations
 
 import difflib
-import re
 import shutil
 import subprocess
 import tempfile
@@ -18,14 +17,13 @@ from pathlib import Path
 
 import nox
 
+from memwise.answers import ANSWERS, answers_file, recorded_source
 from memwise.options import parse_no_options
 from memwise.sessions import parse
 from memwise.settings import Settings
 
 # What memwise owns in a project (its answers file aside: copier rewrites it).
 OWNED = (".memwise", ".github/workflows/memory.yml", ".gitlab/memwise.yml")
-# Answers files, memwise's own name first (a layer beside a base template's answers).
-ANSWERS = (".copier-answers.memwise.yml", ".copier-answers.yml")
 DIFF_LINES = 12
 DRIFT_HELP = """usage: nox -s drift
 
@@ -33,10 +31,6 @@ Render memwise again at the release the answers file records, with its answers, 
 the files memwise owns (.memwise/, the memory workflow) with this project's. Fails naming each
 file that differs. Needs the template source recorded in the answers file (_src_path): a local
 path, or a git URL it can reach."""
-
-
-def answers_file(root: Path) -> Path | None:
-    return next((root / name for name in ANSWERS if (root / name).is_file()), None)
 
 
 def owned_files(root: Path) -> dict[str, Path]:
@@ -100,7 +94,7 @@ def drift(session: nox.Session, settings: Settings) -> None:
             f"no copier answers file ({' or '.join(ANSWERS)}) in {settings.root}: the drift "
             "check needs the release and answers memwise was rendered with"
         )
-    source = re.search(r"^_src_path:\s*(.+)$", answers.read_text(), re.MULTILINE)
+    source = recorded_source(answers)
     session.install("copier>=9.4")
     with tempfile.TemporaryDirectory(prefix="memwise-drift-") as folder:
         rendered = Path(folder)
@@ -114,7 +108,7 @@ def drift(session: nox.Session, settings: Settings) -> None:
             reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
             session.error(
                 f"memwise could not be rendered again from "
-                f"{source[1].strip() if source else 'its recorded source'} at the release "
+                f"{source or 'its recorded source'} at the release "
                 f"{answers.name} records ({reason}). The drift check needs that source: a "
                 "local path, or a git URL this machine can reach."
             )

@@ -12,7 +12,7 @@ from pathlib import Path
 import nox
 
 from memwise import drift as drift_session
-from memwise import environment, gate_sessions, pythons, sessions
+from memwise import environment, gate_sessions, pythons, sessions, updates
 from memwise import memdiff as memdiff_session
 from memwise.settings import SettingsError, load
 
@@ -118,3 +118,9 @@ def memhistory(session: nox.Session) -> None:
 def drift(session: nox.Session) -> None:
     """Fail when a memwise-owned file differs from the release the answers file records."""
     drift_session.drift(session, SETTINGS)
+
+
+@nox.session(default=False)
+def check_update(session: nox.Session) -> None:
+    """Say whether a newer memwise release is out than the one the answers file records."""
+    updates.check_update(session, SETTINGS)

@@ -1,0 +1,76 @@
+"""`nox -s check_update`: is a newer memwise release out than the one the project records?
+
+It asks copier (``copier check-update``, copier 9.13 and later) with the project's answers
+file. A newer release is reported, not failed: updating is the team's decision. On GitHub
+Actions the report also goes to the job's summary, where the run's page shows it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import nox
+
+from memwise.answers import ANSWERS, answers_file, recorded_source
+from memwise.options import parse_no_options
+from memwise.sessions import parse
+from memwise.settings import Settings
+
+CHECK_UPDATE_HELP = """usage: nox -s check_update
+
+Say whether a newer memwise release than the one the answers file records is out (copier
+check-update): its version, and the command that brings it. Needs memwise's source recorded in
+the answers file (_src_path) to be a git repository with release tags this machine can reach."""
+
+
+def update_command(answers: Path) -> str:
+    """The `copier update` that brings the new release to this project."""
+    named = "" if answers.name == ".copier-answers.yml" else f" -a {answers.name}"
+    return f"copier update --defaults{named}"
+
+
+def check_update(session: nox.Session, settings: Settings) -> None:
+    parse(
+        session,
+        lambda words: parse_no_options("check_update", CHECK_UPDATE_HELP, words),
+    )
+    answers = answers_file(settings.root)
+    if answers is None:
+        session.error(
+            f"no copier answers file ({' or '.join(ANSWERS)}) in {settings.root}: it records "
+            "the memwise release to compare with"
+        )
+    session.install("copier>=9.13")
+    result = subprocess.run(
+        [str(Path(session.bin) / "copier"), "check-update", "--output-format", "json",
+         "-a", answers.name, str(settings.root)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    try:
+        report = json.loads(result.stdout)
+        current, latest = report["current_version"], report["latest_version"]
+        newer = bool(report["update_available"])
+    except (ValueError, KeyError, TypeError):
+        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        session.error(
+            f"copier could not say whether a newer memwise is out ({reason}). It needs the "
+            f"source {answers.name} records ({recorded_source(answers) or 'none'}) to be a "
+            "git repository with release tags that this machine can reach."
+        )
+    if newer:
+        message = (
+            f"memwise {latest} is out; this project is at {current}. "
+            f"`{update_command(answers)}` brings it (the CHANGELOG says what changed)."
+        )
+    else:
+        message = f"memwise {current} is the newest release: nothing to update."
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with Path(summary).open("a", encoding="utf-8") as page:
+            page.write(f"{message}\n")
+    if newer and os.environ.get("GITHUB_ACTIONS") == "true":
+        print(f"::notice title=memwise update::{message}", flush=True)
+    session.log(message)

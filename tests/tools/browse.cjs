@@ -1,0 +1,54 @@
+// Opens pages in headless Chromium (Debian's, driven by playwright-core) and reports, as JSON
+// on stdout, what a reader would meet: console errors, every request the page made, the texts
+// of the asked-for elements, and a screenshot.
+// usage: node browse.cjs PLAN.json    (tests/helpers.py's browse() writes the plan)
+const fs = require("fs");
+const { chromium } = require("playwright-core");
+
+async function visit(browser, page) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const tab = await context.newPage();
+  const errors = [];
+  const requests = [];
+  tab.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  tab.on("pageerror", (error) => errors.push(String(error)));
+  tab.on("request", (request) => requests.push(request.url()));
+  await tab.goto(page.url, { waitUntil: "load" });
+  if (page.waitFor) {
+    try {
+      await tab.waitForSelector(page.waitFor, { timeout: 20000 });
+    } catch (error) {
+      errors.push(`no ${page.waitFor} within 20 s`);
+    }
+  }
+  const texts = {};
+  for (const selector of page.texts || []) {
+    texts[selector] = await tab.locator(selector).allInnerTexts();
+  }
+  if (page.screenshot) await tab.screenshot({ path: page.screenshot, fullPage: true });
+  const title = await tab.title();
+  await context.close();
+  return { url: page.url, title, errors, requests, texts };
+}
+
+async function main() {
+  const plan = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+  const browser = await chromium.launch({
+    executablePath: plan.chromium,
+    args: ["--no-sandbox", "--disable-gpu"],
+  });
+  const results = [];
+  try {
+    for (const page of plan.pages) results.push(await visit(browser, page));
+  } finally {
+    await browser.close();
+  }
+  process.stdout.write(JSON.stringify(results));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
