@@ -234,6 +234,53 @@ def test_gate_catches_two_percent_and_says_where_memory_grew(tmp_path) -> None:
     assert str(project / "reports" / "memhistory" / "history.html") in history.stderr
 
 
+def grown_frames(page: Path) -> list[str]:
+    """The frames a differential flamegraph marks as grown."""
+    marked = re.findall(r'<div class="frame (\w+)"[^>]*data-label="([^"]+)"', page.read_text())
+    return [name for kind, name in marked if kind == "grew"]
+
+
+@pytest.mark.slow
+def test_a_red_gate_draws_what_grew_against_the_baselines_commit(tmp_path) -> None:
+    project = render(tmp_path / "drawn")
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "start")
+    nox(project, "-s", "baseline", "--", "--runs", "1")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "baseline")
+    growth.grow_workload_peak(project, MIB)  # uncommitted, as in a pull request's work
+    growth.grow_test_peak(project, growth.SMALL_TEST, 256 * 1024)
+    result = nox(project, "-R", "-s", "memgate", check=False)
+    assert result.returncode != 0
+    reports = project / "reports" / "memgate"
+    workload = reports / "workload_peak-diff.html"
+    test = reports / (re.sub(r"[^\w.-]+", "_", growth.SMALL_TEST_FIGURE).strip("_") + "-diff.html")
+    # The grown function's frame is marked as grown, and no other.
+    assert grown_frames(workload) == ["distinctive_growth_of_the_peak (my_service/workload.py)"]
+    assert grown_frames(test) == [f"{growth.SMALL_TEST} (tests/test_memory.py)"]
+    # The gate's message, summary and page lead to them.
+    for page in (workload, test):
+        assert str(page) in result.stderr
+        assert f"]({page.name})" in (reports / "summary.md").read_text()
+        assert f"href='{page.name}'" in (reports / "report.html").read_text()
+    assert "Memory gate failed" in (reports / "report.html").read_text()
+    assert "What grew: workload peak, the baseline&#x27;s commit" in workload.read_text()
+    worktrees = subprocess.run(["git", "worktree", "list"], cwd=project, capture_output=True,
+                               text=True, check=True).stdout  # fmt: skip
+    assert len(worktrees.splitlines()) == 1  # the temporary worktree is gone
+    # The baseline's own edits have no commit to measure: said, and the verdict still stands.
+    (project / "memory-baseline.toml").write_text(
+        (project / "memory-baseline.toml").read_text() + "\n"
+    )
+    uncommitted = nox(project, "-R", "-s", "memgate", check=False)
+    assert uncommitted.returncode != 0
+    assert "no differential flamegraph: memory-baseline.toml has uncommitted changes" in (
+        uncommitted.stderr
+    )
+    assert "memory regression:" in uncommitted.stderr
+
+
 @pytest.mark.slow
 def test_memdiff_compares_the_working_tree_with_a_ref(tmp_path) -> None:
     project = render(tmp_path / "diffed")

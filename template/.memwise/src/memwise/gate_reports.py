@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from memwise.gate import Comparison, SiteChange, Tolerance
@@ -28,14 +29,11 @@ def summary_markdown(
     tolerance: Tolerance,
     sites: Sequence[SiteChange],
     environment: str,
+    graphs: Sequence[Path] = (),
 ) -> str:
-    """The CI job summary: verdict, every figure against its limit, where memory grew."""
-    failing = [c for c in comparisons if c.fails]
-    verdict = (
-        f"failed: {len(failing)} figure(s) grew or went missing"
-        if failing
-        else "passed"
-    )
+    """The CI job summary: verdict, every figure against its limit, where memory grew, and
+    the differential flamegraphs (files beside the summary, in the same artifact)."""
+    verdict = _verdict(comparisons)
     rows = [
         f"| {c.name} | {_size(c.baseline)} | {_size(c.now)} | {_size(c.limit)} | {c.status} |"
         for c in comparisons
@@ -63,13 +61,33 @@ def summary_markdown(
             *grown,
             "",
         ]
+    if graphs:
+        lines += [
+            "What grew, drawn against the baseline's commit (differential flamegraphs):",
+            "",
+            *(f"- [{graph.name}]({graph.name})" for graph in graphs),
+            "",
+        ]
     return "\n".join(lines)
 
 
+def _verdict(comparisons: Sequence[Comparison]) -> str:
+    failing = [c for c in comparisons if c.fails]
+    if failing:
+        return f"failed: {len(failing)} figure(s) grew or went missing"
+    return "passed"
+
+
 def report_html(
-    markdown_title: str, comparisons: Sequence[Comparison], sites: Sequence[SiteChange]
+    markdown_title: str,
+    comparisons: Sequence[Comparison],
+    sites: Sequence[SiteChange],
+    tolerance: Tolerance | None = None,
+    graphs: Sequence[Path] = (),
 ) -> str:
-    """The same as the summary, as a self-contained page that opens offline."""
+    """The same as the summary, as a self-contained page that opens offline: the verdict and
+    the tolerance rule first, then the figures, the call sites and links to the graphs.
+    """
     rows = "".join(
         f"<tr class='{c.status}'><td>{html.escape(c.name)}</td><td>{_size(c.baseline)}</td>"
         f"<td>{_size(c.now)}</td><td>{_size(c.limit)}</td><td>{c.status}</td></tr>"
@@ -86,11 +104,28 @@ def report_html(
         if grown
         else ""
     )
+    verdict = (
+        f"<p class='verdict'>Memory gate {html.escape(_verdict(comparisons))}. Tolerance: "
+        f"{html.escape(str(tolerance))}.</p>"
+        if tolerance is not None
+        else ""
+    )
+    links = "".join(
+        f"<li><a href='{html.escape(graph.name)}'>{html.escape(graph.name)}</a></li>"
+        for graph in graphs
+    )
+    graphs_list = (
+        "<h2>What grew, drawn against the baseline's commit</h2>"
+        f"<ul class='graphs'>{links}</ul>"
+        if links
+        else ""
+    )
     return (
         f"<!doctype html><meta charset=utf-8><title>{html.escape(markdown_title)}</title>"
-        f"<style>{STYLE}</style><h1>{html.escape(markdown_title)}</h1><table><tr><th>figure</th>"
+        f"<style>{STYLE}</style><h1>{html.escape(markdown_title)}</h1>{verdict}"
+        "<table><tr><th>figure</th>"
         f"<th>baseline</th><th>now</th><th>allowed</th><th>status</th></tr>{rows}</table>"
-        f"{sites_table}\n"
+        f"{graphs_list}{sites_table}\n"
     )
 
 

@@ -17,7 +17,7 @@ import nox
 
 from memwise import gate, gate_reports
 from memwise.environment import install, program_env
-from memwise.gate_sessions import measure, tolerance_of
+from memwise.measuring import Measurement, measure, tolerance_of
 from memwise.options import HelpShown, OptionsError
 from memwise.reports import fresh_folder, listing
 from memwise.sessions import parse
@@ -46,28 +46,12 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
     now_side = (
         f"the working tree ({head[:12]}{' with uncommitted changes' if dirty else ''})"
     )
-    worktree = reports / "worktree"
-    added = subprocess.run(
-        ["git", "worktree", "add", "--detach", "--force", str(worktree), ref_commit],
-        cwd=settings.root, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if added.returncode != 0:
-        session.error(f"git could not check out {ref!r}: {added.stderr.strip()}")
     install(session, settings)  # one environment: the working tree's dependencies
     interpreter = str(session.run("python", "-c", INTERPRETER, silent=True)).strip()
-    try:
-        ref_settings = load(worktree)
-        with session.chdir(worktree):
-            install_code_of(session, ref_settings)
-            require_code_from(session, ref_settings, f"{ref} ({ref_commit[:12]})")
-            session.log(f"measuring {ref} ({ref_commit[:12]}) on {interpreter}")
-            before = measure(session, ref_settings, fresh_folder(reports / "ref"))
-    except SettingsError as error:
-        session.error(f"{ref}: {error}")
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)],
-                       cwd=settings.root, capture_output=True, check=False)  # fmt: skip
-    install_code_of(session, settings)
+    session.log(f"measuring {ref} ({ref_commit[:12]}) on {interpreter}")
+    before = measure_commit(
+        session, settings, ref_commit, f"{ref} ({ref_commit[:12]})", reports / "ref"
+    )
     require_code_from(session, settings, now_side)
     session.log(f"measuring {now_side} on {interpreter}")
     after = measure(session, settings, fresh_folder(reports / "now"))
@@ -140,6 +124,33 @@ def git_output(session: nox.Session, root: Path, *args: str) -> str:
     if result.returncode != 0:
         session.error(f"git {' '.join(args)}: {result.stderr.strip() or 'failed'}")
     return result.stdout.strip()
+
+
+def measure_commit(
+    session: nox.Session, settings: Settings, commit: str, label: str, into: Path
+) -> Measurement:
+    """The gate's figures of a commit's code, measured in a temporary git worktree with the
+    working tree's environment (its dependencies); the working tree's code is installed back
+    afterwards. ``into`` receives the captures and the worktree while it lives."""
+    worktree = into.parent / f"{into.name}-worktree"
+    added = subprocess.run(
+        ["git", "worktree", "add", "--detach", "--force", str(worktree), commit],
+        cwd=settings.root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if added.returncode != 0:
+        session.error(f"git could not check out {label}: {added.stderr.strip()}")
+    try:
+        side = load(worktree)
+        with session.chdir(worktree):
+            install_code_of(session, side)
+            require_code_from(session, side, label)
+            return measure(session, side, fresh_folder(into))
+    except SettingsError as error:
+        session.error(f"{label}: {error}")
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)],
+                       cwd=settings.root, capture_output=True, check=False)  # fmt: skip
+        install_code_of(session, settings)
 
 
 def install_code_of(session: nox.Session, settings: Settings) -> None:

@@ -1,0 +1,108 @@
+"""Differential flamegraphs of a red gate: each regressed figure's capture now, drawn against
+the same program or test measured at the commit that recorded the baseline.
+
+The baseline stores figures, not captures (a capture of a workload is megabytes, and binary):
+a red gate measures the baseline's commit again, here, in a temporary git worktree, with the
+same environment. A green gate costs nothing more; a red one about one more measuring run. CI
+needs that commit in its clone (the memory workflow checks out the whole history).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import nox
+
+from memwise.gate import Comparison
+from memwise.manifest import Manifest
+from memwise.memdiff import measure_commit
+from memwise.settings import Settings
+
+WORKLOAD_PEAK = "workload peak"
+TEST_SUFFIX = " peak"
+
+
+def baseline_commit(settings: Settings) -> tuple[str | None, str]:
+    """The commit that last recorded the baseline file, or None and why there is none."""
+    name = settings.baseline
+    try:
+        found = subprocess.run(
+            ["git", "log", "-1", "--format=%H", "--", name],
+            cwd=settings.root, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        edited = subprocess.run(
+            ["git", "status", "--porcelain", "--", name],
+            cwd=settings.root, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    except OSError as error:
+        return None, f"git could not be run ({error})"
+    commit = found.stdout.strip()
+    if found.returncode != 0 or not commit:
+        return None, (
+            f"{name} has no commit in this clone's history (a shallow clone? CI needs the "
+            "whole history: fetch-depth: 0 on GitHub, GIT_DEPTH: 0 on GitLab)"
+        )
+    if edited.stdout.strip():
+        return None, f"{name} has uncommitted changes: its figures come from no commit"
+    return commit, ""
+
+
+def page_name(figure: str) -> str:
+    """A file name for a figure's differential flamegraph."""
+    return re.sub(r"[^\w.-]+", "_", figure).strip("_")[:120] + "-diff.html"
+
+
+def captures_of(manifest: Manifest) -> dict[str, Path]:
+    return {test.nodeid: Path(test.capture) for test in manifest.tests if test.capture}
+
+
+def draw(
+    session: nox.Session,
+    settings: Settings,
+    regressions: list[Comparison],
+    now_manifest: Manifest,
+    reports: Path,
+) -> list[Path]:
+    """One page per regressed figure whose two captures exist; a warning, never a failure,
+    when the baseline's side cannot be measured."""
+    if not any(c.name.endswith(TEST_SUFFIX) for c in regressions):
+        return []  # the workload's total only: its call sites say where it grew
+    commit, why = baseline_commit(settings)
+    if commit is None:
+        session.warn(f"no differential flamegraph: {why}")
+        return []
+    label = f"the baseline's commit {commit[:12]}"
+    session.log(f"measuring {label} again, to draw what grew against it")
+    before_folder = reports / "baseline-side"
+    before = measure_commit(session, settings, commit, label, before_folder)
+    before_captures, now_captures = (
+        captures_of(before.manifest),
+        captures_of(now_manifest),
+    )
+    pairs: list[tuple[str, Path, Path]] = []
+    # The graphs draw memory at the peak; a grown total is told by call site (the summary's
+    # table), as drawing it would read every allocation of both captures.
+    if any(c.name == WORKLOAD_PEAK for c in regressions):
+        pairs.append(
+            (WORKLOAD_PEAK, before_folder / "workload.bin", reports / "workload.bin")
+        )
+    for comparison in regressions:
+        test = comparison.name.removesuffix(TEST_SUFFIX)
+        if test in now_captures and test in before_captures:
+            pairs.append((comparison.name, before_captures[test], now_captures[test]))
+    pages = []
+    for figure, before_capture, now_capture in pairs:
+        if not (before_capture.is_file() and now_capture.is_file()):
+            session.warn(
+                f"no differential flamegraph of {figure}: a capture is missing"
+            )
+            continue
+        page = reports / page_name(figure)
+        session.run("python", "-m", "memwise.diffgraph", str(before_capture),
+                    str(now_capture), str(page), "--title",
+                    f"What grew: {figure}, {label} -> now", "--names", "baseline", "now",
+                    silent=True)  # fmt: skip
+        pages.append(page)
+    return pages
