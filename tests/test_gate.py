@@ -14,7 +14,7 @@ from memwise import baseline, diffgraph, gate, gate_reports
 from memwise.manifest import Manifest, TestRecord
 
 from tests import growth
-from tests.helpers import nox, render, run, session_env
+from tests.helpers import ARTIFACTS, browse, nox, render, run, session_env
 
 MIB = 1024 * 1024
 
@@ -266,6 +266,33 @@ def test_a_red_gate_draws_what_grew_against_the_baselines_commit(tmp_path) -> No
         assert f"href='{page.name}'" in (reports / "report.html").read_text()
     assert "Memory gate failed" in (reports / "report.html").read_text()
     assert "What grew: workload peak, the baseline&#x27;s commit" in workload.read_text()
+    # Read in a real browser: no error, nothing fetched from outside the reports, the verdict
+    # and the grown frame where a reader looks (screenshots kept in .cache/test-artifacts).
+    shots = ARTIFACTS / "memgate"
+    shots.mkdir(parents=True, exist_ok=True)
+    opened = browse(
+        [
+            {"url": (reports / "report.html").as_uri(), "texts": ["p.verdict", "ul.graphs a"],
+             "screenshot": str(shots / "report.png")},
+            {"url": workload.as_uri(), "texts": [".frame.grew > .name"],
+             "screenshot": str(shots / "workload-peak-diff.png")},
+            {"url": test.as_uri(), "texts": [".frame.grew > .name"],
+             "screenshot": str(shots / "test-peak-diff.png")},
+        ]
+    )  # fmt: skip
+    for page in opened:
+        assert page["errors"] == [], page["url"]
+        assert [url for url in page["requests"] if not url.startswith("file://")] == []
+    report, workload_seen, test_seen = (page["texts"] for page in opened)
+    assert report["p.verdict"][0].startswith("Memory gate failed")
+    # The workload's page and one per regressed test (both parameters of the grown test).
+    links = report["ul.graphs a"]
+    assert {workload.name, test.name} <= set(links)
+    assert all(link == workload.name or growth.SMALL_TEST in link for link in links), links
+    assert workload_seen[".frame.grew > .name"] == [
+        "distinctive_growth_of_the_peak (my_service/workload.py)"
+    ]
+    assert test_seen[".frame.grew > .name"] == [f"{growth.SMALL_TEST} (tests/test_memory.py)"]
     worktrees = subprocess.run(["git", "worktree", "list"], cwd=project, capture_output=True,
                                text=True, check=True).stdout  # fmt: skip
     assert len(worktrees.splitlines()) == 1  # the temporary worktree is gone

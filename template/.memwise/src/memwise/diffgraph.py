@@ -188,8 +188,9 @@ def page(root: Frame, title: str, names: tuple[str, str]) -> str:
         f"moved: more than {mib(limit)} (0.5% of the peak, at least 16 KiB). Hover a frame "
         "for both figures. The peak is the moment the whole program held the most (memray's "
         'high-water mark), as in the gate\'s "workload peak".</p>'
-        "<p class='legend'><span class='grew'><span class='name'>grew</span></span>"
-        "<span class='shrank'><span class='name'>shrank</span></span>"
+        "<p class='legend'><span class='grew' style='--strength:1'><span class='name'>grew"
+        "</span></span><span class='shrank' style='--strength:1'><span class='name'>shrank"
+        "</span></span>"
         "<span class='same'><span class='name'>about the same</span></span></p>"
         f"{table}<div class='graph'>"
         f"{_frame_html(root, root.width, root.width, limit, names)}</div></body></html>"
