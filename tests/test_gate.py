@@ -320,7 +320,13 @@ def test_memdiff_compares_the_working_tree_with_a_ref(tmp_path) -> None:
     out = result.stderr
     assert re.search(r"workload total allocated: [\d.]+ MiB -> [\d.]+ MiB \(\+\d+\.\d\d%\)", out)
     assert abs(grown_site(out) - 64) < 0.64  # MiB, bytes objects' headers included
-    assert (project / "reports" / "memdiff" / "memdiff.html").is_file()
+    page = project / "reports" / "memdiff" / "memdiff.html"
+    # memdiff's page names its sides ref and now, and marks growth without claiming a failure.
+    text = page.read_text()
+    assert "<th>ref</th><th>now</th>" in text
+    assert "grew past tolerance" in text
+    assert "<td>REGRESSION</td>" not in text
+    assert "Memory gate" not in text
     # The differential flamegraph: the function that holds the new buffer is the one frame
     # marked as grown; its callers and everything else are not.
     graph = project / "reports" / "memdiff" / "workload-diff.html"
@@ -331,6 +337,16 @@ def test_memdiff_compares_the_working_tree_with_a_ref(tmp_path) -> None:
     assert grew == ["distinctive_growth_of_the_peak (my_service/workload.py)"]
     assert any(kind == "same" and name.startswith("main (") for kind, name in marked)
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=", graph.read_text())
+    shots = ARTIFACTS / "memdiff"
+    shots.mkdir(parents=True, exist_ok=True)
+    opened = browse(
+        [{"url": path.as_uri(), "texts": ["p.verdict"], "screenshot": str(shots / f"{path.stem}.png")}
+         for path in (page, graph)]
+    )  # fmt: skip
+    for seen in opened:
+        assert seen["errors"] == [], seen["url"]
+        assert [url for url in seen["requests"] if not url.startswith("file://")] == []
+    assert opened[0]["texts"]["p.verdict"][0].startswith("Memory, ref -> now: 2 figure(s) grew")
     assert (
         "worktree"
         not in subprocess.run(

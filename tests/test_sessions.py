@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from memwise import pythons
 
-from tests.helpers import installed, nox, render, run
+from tests.helpers import ARTIFACTS, browse, installed, nox, render, run
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +30,15 @@ def assert_self_contained_html(path: Path, *names: str) -> None:
     assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?://", html), path
     for name in names:
         assert name in html, f"{name} not in {path}"
+
+
+def read_in_browser(*pages: Path) -> list[dict[str, object]]:
+    """Open reports in headless Chromium; screenshots in .cache/test-artifacts/reports."""
+    shots = ARTIFACTS / "reports"
+    shots.mkdir(parents=True, exist_ok=True)
+    return browse(
+        [{"url": page.as_uri(), "screenshot": str(shots / f"{page.stem}.png")} for page in pages]
+    )
 
 
 def test_lint_session_passes_on_the_render(project: Path) -> None:
@@ -67,6 +76,13 @@ def test_profile_writes_json_with_memory_data_and_an_offline_view(project: Path)
     assert "Top lines by memory allocated" in result.stdout
     assert "Top lines by time" in result.stdout
     assert str(reports / "profile.html") in result.stderr
+    # In a browser: the one request that leaves the file is scalene's own question to a local
+    # Ollama server, which the session and the README state (nothing leaves the machine).
+    [page] = read_in_browser(reports / "profile.html")
+    leaving = [url for url in page["requests"] if not url.startswith("file://")]
+    assert leaving in ([], ["http://localhost:11434/api/tags"]), leaving
+    assert "asks http://localhost:11434" in result.stderr
+    assert [e for e in page["errors"] if "ERR_CONNECTION_REFUSED" not in e] == []
 
 
 def test_flamegraph_writes_offline_flamegraphs_and_stats(project: Path) -> None:
@@ -79,6 +95,12 @@ def test_flamegraph_writes_offline_flamegraphs_and_stats(project: Path) -> None:
     assert stats["total_bytes_allocated"] > 10 * 1024 * 1024
     assert stats["metadata"]["peak_memory"] > 0
     assert "Top 5 largest allocating locations" in result.stdout
+    # Recorded with the C allocator (as the gate measures): memray's leaks view then sees each
+    # object, and shows no "misleading results" banner.
+    assert "misleading results" not in (reports / "flamegraph-leaks.html").read_text()
+    for page in read_in_browser(reports / "flamegraph.html", reports / "flamegraph-leaks.html"):
+        assert page["errors"] == [], page["url"]
+        assert [url for url in page["requests"] if not url.startswith("file://")] == []
     for name in ["flamegraph.html", "stats.json", "workload.bin"]:
         assert str(reports / name) in result.stderr
 

@@ -16,7 +16,8 @@ from memwise.sizes import MIB, mib
 STYLE = (
     "body{font:14px system-ui,sans-serif;margin:2em;max-width:70em}"
     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
-    ".REGRESSION{color:#b00;font-weight:bold}svg{background:#fafafa;border:1px solid #ddd}"
+    ".REGRESSION{color:#b00;font-weight:bold}.grew{color:#a60}"
+    "svg{background:#fafafa;border:1px solid #ddd}"
 )
 
 
@@ -30,12 +31,16 @@ def summary_markdown(
     sites: Sequence[SiteChange],
     environment: str,
     graphs: Sequence[Path] = (),
+    before: str = "baseline",
+    judged: bool = True,
 ) -> str:
     """The CI job summary: verdict, every figure against its limit, where memory grew, and
-    the differential flamegraphs (files beside the summary, in the same artifact)."""
-    verdict = _verdict(comparisons)
+    the differential flamegraphs (files beside the summary, in the same artifact). memdiff
+    passes ``before="ref"`` and ``judged=False``: it reports growth, it fails nothing.
+    """
     rows = [
-        f"| {c.name} | {_size(c.baseline)} | {_size(c.now)} | {_size(c.limit)} | {c.status} |"
+        f"| {c.name} | {_size(c.baseline)} | {_size(c.now)} | {_size(c.limit)} "
+        f"| {_status(c, judged)} |"
         for c in comparisons
     ]
     grown = [
@@ -43,11 +48,11 @@ def summary_markdown(
         for s in sites
     ]
     lines = [
-        f"## Memory gate {verdict}",
+        f"## {_heading(comparisons, judged)}",
         "",
-        f"Environment `{environment}`. Tolerance: {tolerance}.",
+        f"Environment `{environment}`. Tolerance: {tolerance}. {PEAK_SENTENCE}",
         "",
-        "| figure | baseline | now | allowed | status |",
+        f"| figure | {before} | now | allowed | status |",
         "| --- | --- | --- | --- | --- |",
         *rows,
         "",
@@ -56,7 +61,7 @@ def summary_markdown(
         lines += [
             "Where the workload's allocations grew most (call sites, bytes allocated):",
             "",
-            "| call site | baseline | now | growth |",
+            f"| call site | {before} | now | growth |",
             "| --- | --- | --- | --- |",
             *grown,
             "",
@@ -71,11 +76,30 @@ def summary_markdown(
     return "\n".join(lines)
 
 
-def _verdict(comparisons: Sequence[Comparison]) -> str:
+PEAK_SENTENCE = (
+    "A peak is memray's high-water mark of the program or test, measured with the C allocator "
+    "(PYTHONMALLOC=malloc): the most memory it held at one moment, as `nox -s flamegraph` "
+    "shows it."
+)
+
+
+def _heading(comparisons: Sequence[Comparison], judged: bool) -> str:
+    """The verdict line: the gate's, or memdiff's account of growth (which fails nothing)."""
+    if not judged:
+        grew = [c for c in comparisons if c.status == "REGRESSION"]
+        return (
+            f"Memory, ref -> now: {len(grew)} figure(s) grew past the gate's tolerance"
+        )
     failing = [c for c in comparisons if c.fails]
     if failing:
-        return f"failed: {len(failing)} figure(s) grew or went missing"
-    return "passed"
+        return f"Memory gate failed: {len(failing)} figure(s) grew or went missing"
+    return "Memory gate passed"
+
+
+def _status(comparison: Comparison, judged: bool) -> str:
+    if not judged and comparison.status == "REGRESSION":
+        return "grew past tolerance"
+    return comparison.status
 
 
 def report_html(
@@ -84,13 +108,16 @@ def report_html(
     sites: Sequence[SiteChange],
     tolerance: Tolerance | None = None,
     graphs: Sequence[Path] = (),
+    before: str = "baseline",
+    judged: bool = True,
 ) -> str:
     """The same as the summary, as a self-contained page that opens offline: the verdict and
     the tolerance rule first, then the figures, the call sites and links to the graphs.
     """
     rows = "".join(
-        f"<tr class='{c.status}'><td>{html.escape(c.name)}</td><td>{_size(c.baseline)}</td>"
-        f"<td>{_size(c.now)}</td><td>{_size(c.limit)}</td><td>{c.status}</td></tr>"
+        f"<tr class='{c.status if judged else 'grew'}'><td>{html.escape(c.name)}</td>"
+        f"<td>{_size(c.baseline)}</td><td>{_size(c.now)}</td><td>{_size(c.limit)}</td>"
+        f"<td>{_status(c, judged)}</td></tr>"
         for c in comparisons
     )
     grown = "".join(
@@ -100,12 +127,12 @@ def report_html(
     )
     sites_table = (
         "<h2>Where the workload's allocations grew most</h2><table><tr><th>call site</th>"
-        f"<th>baseline</th><th>now</th><th>growth</th></tr>{grown}</table>"
+        f"<th>{before}</th><th>now</th><th>growth</th></tr>{grown}</table>"
         if grown
         else ""
     )
     verdict = (
-        f"<p class='verdict'>Memory gate {html.escape(_verdict(comparisons))}. Tolerance: "
+        f"<p class='verdict'>{html.escape(_heading(comparisons, judged))}. Tolerance: "
         f"{html.escape(str(tolerance))}.</p>"
         if tolerance is not None
         else ""
@@ -115,16 +142,15 @@ def report_html(
         for graph in graphs
     )
     graphs_list = (
-        "<h2>What grew, drawn against the baseline's commit</h2>"
-        f"<ul class='graphs'>{links}</ul>"
+        f"<h2>What grew, drawn against the {before}</h2><ul class='graphs'>{links}</ul>"
         if links
         else ""
     )
     return (
         f"<!doctype html><meta charset=utf-8><title>{html.escape(markdown_title)}</title>"
         f"<style>{STYLE}</style><h1>{html.escape(markdown_title)}</h1>{verdict}"
-        "<table><tr><th>figure</th>"
-        f"<th>baseline</th><th>now</th><th>allowed</th><th>status</th></tr>{rows}</table>"
+        f"<p>{html.escape(PEAK_SENTENCE)}</p><table><tr><th>figure</th>"
+        f"<th>{before}</th><th>now</th><th>allowed</th><th>status</th></tr>{rows}</table>"
         f"{graphs_list}{sites_table}\n"
     )
 

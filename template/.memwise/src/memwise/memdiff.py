@@ -59,23 +59,25 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
     comparisons = gate.compare(before.figures, {}, after.figures, tolerance)
     sites = gate.grown_sites(before.sites, after.sites)
     title = f"ref {ref} ({ref_commit[:12]}) -> now, {now_side}"
-    page = reports / "memdiff.html"
-    page.write_text(
-        gate_reports.report_html(f"Memory: {title}", comparisons, sites), "utf-8"
-    )
     graph = reports / "workload-diff.html"
     if settings.workload:  # both sides' captures: where the workload's peak grew, drawn
         session.run("python", "-m", "memwise.diffgraph", str(reports / "ref" / "workload.bin"),
                     str(reports / "now" / "workload.bin"), str(graph), "--title",
                     f"The workload's memory at its peak: {title}", "--names", "ref", "now",
                     silent=True)  # fmt: skip
+    graphs = [graph] if graph.is_file() else []
+    page = reports / "memdiff.html"
+    page.write_text(
+        gate_reports.report_html(f"Memory: {title}", comparisons, sites, tolerance, graphs,
+                                 before="ref", judged=False),
+        "utf-8",
+    )  # fmt: skip
     summary = reports / "summary.md"
     summary.write_text(
-        gate_reports.summary_markdown(
-            comparisons, tolerance, sites, f"{title}, {interpreter}"
-        ),
+        gate_reports.summary_markdown(comparisons, tolerance, sites, f"{title}, {interpreter}",
+                                      graphs, before="ref", judged=False),
         encoding="utf-8",
-    )
+    )  # fmt: skip
     for comparison in comparisons:
         session.log(comparison.describe())
     if sites:

@@ -15,6 +15,7 @@ import nox
 
 from memwise.environment import install, program_env, require_terminal
 from memwise.manifest import Manifest
+from memwise.measuring import MEASURING_ENV
 from memwise.options import (
     HelpShown,
     Options,
@@ -181,7 +182,17 @@ def profile(session: nox.Session, settings: Settings) -> None:
         session.error(
             f"{program.target} failed (exit code {failed.return_code}); its partial profile:\n{paths}"
         )
-    session.log(f"profile reports:\n{paths}")
+    session.log(f"profile reports:\n{paths}\n{SCALENE_PAGE_NOTE}")
+
+
+# Said once per profile: scalene's page asks a local Ollama server for its models when opened,
+# and scalene has no switch to stop it (tests/test_sessions.py checks it asks nothing else).
+SCALENE_PAGE_NOTE = (
+    "profile.html opens offline; when opened, scalene's page asks http://localhost:11434 (a "
+    "local Ollama server, for its AI suggestions) which models it has. That request stays on "
+    "this machine and fails harmlessly where no such server runs; scalene has no option to "
+    "turn it off."
+)
 
 
 def profile_view(session: nox.Session, settings: Settings) -> None:
@@ -206,8 +217,11 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
         capture = reports / "workload.bin"
         flags = ["--native"] * options.native + ["--follow-fork"] * options.follow_fork
         try:
+            # The gate's allocator: memray then sees every object (its leaks view needs that,
+            # and warns otherwise), and this peak is the gate's "workload peak".
+            env = {**program_env(settings, session), **MEASURING_ENV}
             session.run("memray", "run", *flags, "-q", "-f", "-o", str(capture), *program.command,
-                        env=program_env(settings, session))  # fmt: skip
+                        env=env)  # fmt: skip
         except nox.command.CommandFailed as error:
             failed = (
                 error  # memray still wrote the capture: report what it holds, then fail
