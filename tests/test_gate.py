@@ -136,6 +136,33 @@ def test_exports_and_history_are_self_contained() -> None:
     assert gate_reports.figures_from_any(old_format, "3.13-linux-x86_64") == {"workload peak": 1}
 
 
+def test_the_history_page_reads_without_hovering(tmp_path: Path) -> None:
+    history = [
+        ("abc1234", "2026-11-01", {"workload peak": MIB}),
+        ("def5678", "2026-11-02", {"workload peak": 3 * MIB}),
+    ]
+    pages = {"two": history, "one": history[:1]}
+    for name, versions in pages.items():
+        (tmp_path / f"{name}.html").write_text(gate_reports.history_html("3.15-linux", versions))
+    shots = ARTIFACTS / "memhistory"
+    shots.mkdir(parents=True, exist_ok=True)
+    two, one = browse(
+        [{"url": (tmp_path / f"{name}.html").as_uri(), "texts": ["text.tick", "text.commit",
+          "text.date", "p.note"], "screenshot": str(shots / f"{name}.png")} for name in pages]
+    )  # fmt: skip
+    for seen in (two, one):
+        assert seen["errors"] == []
+        assert [url for url in seen["requests"] if not url.startswith("file://")] == []
+    # A value axis from the lowest to the highest figure, commits and dates under the points.
+    assert two["texts"]["text.tick"] == ["1.00 MiB", "2.00 MiB", "3.00 MiB"]
+    assert two["texts"]["text.commit"] == ["abc1234", "def5678"]
+    assert two["texts"]["text.date"] == ["2026-11-01", "2026-11-02"]
+    assert two["texts"]["p.note"] == []
+    # One version: the page says what a trend needs.
+    assert one["texts"]["text.commit"] == ["abc1234"]
+    assert "two or more commits" in one["texts"]["p.note"][0]
+
+
 def test_test_figures_are_named_by_node_id_from_the_manifest() -> None:
     long_id = "tests/test_x.py::test_y[" + "a" * 300 + "]"
     manifest = Manifest("3.13", "linux", 1, [

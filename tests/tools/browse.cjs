@@ -25,7 +25,10 @@ async function visit(browser, page) {
   }
   const texts = {};
   for (const selector of page.texts || []) {
-    texts[selector] = await tab.locator(selector).allInnerTexts();
+    // innerText where the element has one (HTML), textContent otherwise (SVG text).
+    texts[selector] = await tab
+      .locator(selector)
+      .evaluateAll((elements) => elements.map((e) => e.innerText ?? e.textContent));
   }
   if (page.screenshot) await tab.screenshot({ path: page.screenshot, fullPage: true });
   const title = await tab.title();
