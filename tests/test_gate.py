@@ -422,6 +422,11 @@ def test_grew_past_its_budget() -> None:
 @pytest.mark.slow
 def test_a_test_over_its_limit_fails_the_gate_with_summary_and_flamegraphs(tmp_path) -> None:
     project = render(tmp_path / "over")
+    # Within its budget when the baseline is recorded, then over it: a figure that both
+    # regressed and failed its test, named by two messages, whose capture is drawn once.
+    (project / "tests" / "test_grown.py").write_text(
+        OVER_ITS_LIMIT.replace("1024 * 1024", "64 * 1024")
+    )
     nox(project, "-s", "baseline", "--", "--runs", "1")
     (project / "tests" / "test_grown.py").write_text(OVER_ITS_LIMIT)
     result = nox(project, "-R", "-s", "memgate", check=False)
@@ -434,3 +439,6 @@ def test_a_test_over_its_limit_fails_the_gate_with_summary_and_flamegraphs(tmp_p
     flamegraph = reports / "gate-tests-test_grown.py-test_grew_past_its_budget.html"
     assert flamegraph.is_file()
     assert str(flamegraph) in result.stderr
+    drawn = [line for line in result.stderr.splitlines()
+             if "memray flamegraph" in line and str(flamegraph) in line]  # fmt: skip
+    assert len(drawn) == 1, drawn

@@ -29,6 +29,7 @@ def fresh_folder(folder: Path) -> Path:
 
 def flamegraphs(session: nox.Session, capture: Path, stem: Path) -> list[Path]:
     """Self-contained (offline) flamegraphs of a capture: peak memory, and what was not freed.
+    Each capture is drawn once per run, however many messages name it.
 
     A stem too long for a file name with its suffixes (a test id of hundreds of characters)
     is cut and made unique with a digest, as pytest-memray does for captures.
@@ -38,6 +39,11 @@ def flamegraphs(session: nox.Session, capture: Path, stem: Path) -> list[Path]:
         digest = hashlib.sha256(name.encode()).hexdigest()[:16]
         name = name.encode()[: MAX_STEM - 17].decode(errors="ignore") + f"-{digest}"
     peak, leaks = stem.parent / f"{name}.html", stem.parent / f"{name}-leaks.html"
+    if all(
+        page.is_file() and page.stat().st_mtime >= capture.stat().st_mtime
+        for page in (peak, leaks)
+    ):
+        return [peak, leaks]  # drawn already in this run (a test both over budget and grown)
     session.run("memray", "flamegraph", "--no-web", "-f", "-o", str(peak), str(capture))
     session.run(
         "memray",
