@@ -432,6 +432,11 @@ def test_a_test_over_its_limit_fails_the_gate_with_summary_and_flamegraphs(tmp_p
     result = nox(project, "-R", "-s", "memgate", check=False)
     assert result.returncode != 0
     assert "1 test(s) went over their memory budget" in result.stderr
+    assert "Memray WARNING" not in result.stdout + result.stderr  # memray's noise, silenced
+    # The whole line, where pytest's short summary cuts it to the terminal's width.
+    assert "tests/test_grown.py::test_grew_past_its_budget (limit_memory('1 MB'), peak 3." in (
+        result.stderr
+    )
     assert "tests/test_grown.py::test_grew_past_its_budget" in result.stderr
     reports = project / "reports" / "memgate"
     assert (reports / "summary.md").is_file()  # the gate still compared the other figures

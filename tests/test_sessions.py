@@ -293,6 +293,9 @@ def test_memtest_keeps_long_ids_measures_unittest_and_applies_the_default_budget
     assert_self_contained_html(peak, "test_with_a_long_id")
     assert (reports / f"{peak.stem}-leaks.html").is_file()
     assert str(peak) in result.stderr
+    for page in read_in_browser(peak, reports / f"{peak.stem}-leaks.html"):
+        assert page["errors"] == [], page["url"]
+        assert [url for url in page["requests"] if not url.startswith("file://")] == []
     # A unittest.TestCase test is measured, and its own marker enforced.
     fills = tests["tests/test_extra.py::CacheTest::test_fills_the_cache"]
     assert (fills["outcome"], fills["measured_by"]) == ("failed", "memwise")
@@ -300,6 +303,7 @@ def test_memtest_keeps_long_ids_measures_unittest_and_applies_the_default_budget
     assert tests["tests/test_extra.py::CacheTest::test_small"]["outcome"] == "passed"
     assert "2 test(s) went over their memory budget on Python" in result.stderr
     assert "WITHOUT memory tracking" not in result.stderr
+    assert "Memray WARNING" not in result.stdout  # memray's symbol notes, silenced
 
 
 def test_a_pytest_usage_error_is_reported_as_one(project: Path) -> None:

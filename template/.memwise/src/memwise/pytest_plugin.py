@@ -99,6 +99,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("memray", False):
         for line in IGNORED_WARNINGS:
             config.addinivalue_line("filterwarnings", line)
+        quiet_memray()
     limit = config.getoption("memwise_default_limit")
     if limit is not None:
         try:
@@ -106,6 +107,22 @@ def pytest_configure(config: pytest.Config) -> None:
         except ValueError as error:
             raise pytest.UsageError(f"--memwise-default-limit: {error}") from error
     config.pluginmanager.register(MemoryRecorder(config), "memwise_recorder")
+
+
+def quiet_memray() -> None:
+    """memray's own warnings off, its errors kept.
+
+    On interpreters linked statically (uv's and python.org's builds), memray says "Correcting
+    symbol for malloc from 0x... to 0x..." at the start of every tracked test: it found the
+    allocator where it expected another address and uses the right one. Nothing is wrong, and
+    a failing test's report showed it in place of its own output. (``memray.set_log_level``
+    is memray's public API.)
+    """
+    import logging
+
+    import memray
+
+    memray.set_log_level(logging.ERROR)
 
 
 def own_thread_peak(capture: Path) -> int:

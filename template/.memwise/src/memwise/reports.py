@@ -43,7 +43,10 @@ def flamegraphs(session: nox.Session, capture: Path, stem: Path) -> list[Path]:
         page.is_file() and page.stat().st_mtime >= capture.stat().st_mtime
         for page in (peak, leaks)
     ):
-        return [peak, leaks]  # drawn already in this run (a test both over budget and grown)
+        return [
+            peak,
+            leaks,
+        ]  # drawn already in this run (a test both over budget and grown)
     session.run("memray", "flamegraph", "--no-web", "-f", "-o", str(peak), str(capture))
     session.run(
         "memray",

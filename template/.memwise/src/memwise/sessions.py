@@ -14,7 +14,7 @@ from typing import TypeVar
 import nox
 
 from memwise.environment import install, program_env, require_terminal
-from memwise.manifest import Manifest
+from memwise.manifest import Manifest, TestRecord
 from memwise.measuring import MEASURING_ENV
 from memwise.options import (
     HelpShown,
@@ -34,6 +34,7 @@ from memwise.pytest_runs import (
 )
 from memwise.reports import flamegraphs, fresh_folder, listing, scalene_top_lines
 from memwise.settings import Settings
+from memwise.sizes import mib
 
 Parsed = TypeVar("Parsed")
 
@@ -89,6 +90,13 @@ otherwise, when pytest cannot collect or import the tests, and when tests run un
 run's manifest, flamegraphs of each failing test's capture). Settings: .memwise/README.md."""
 
 
+def over_budget_line(test: TestRecord) -> str:
+    """A test over its budget, whole (pytest's short summary cuts it to the terminal width)."""
+    limit = test.limit or "over its limit"  # the marker, e.g. limit_memory('1 MB')
+    peak = f", peak {mib(test.peak_bytes)}" if test.peak_bytes is not None else ""
+    return f"{test.nodeid} ({limit}{peak})"
+
+
 def failures_message(
     session: nox.Session, manifest: Manifest, kept: list[Path], reports: Path
 ) -> str:
@@ -105,7 +113,7 @@ def failures_message(
         ]
         parts.append(
             f"{len(over)} test(s) went over their memory budget on Python {manifest.python}:\n"
-            f"{listing([Path(test.nodeid) for test in over])}\n"
+            f"{listing([Path(over_budget_line(test)) for test in over])}\n"
             f"Flamegraphs of their captures:\n{listing(written) or '  (none: no capture)'}\n"
             "pytest's report above names each test's limit and what it allocated."
         )
