@@ -80,6 +80,17 @@ def test_the_differential_flamegraph_marks_the_frame_whose_own_memory_grew() -> 
                              diffgraph.threshold(shrunk)) == "shrank"  # fmt: skip
 
 
+def test_a_tests_graph_starts_at_the_test_function() -> None:
+    runner = ("pytest_pyfunc_call (_pytest/python.py)", "_multicall (pluggy/_callers.py)")
+    test = "test_cache (tests/test_memory.py)"
+    stacks = [((*runner, test, "put (svc/cache.py)"), MIB), ((*runner,), 2 * MIB)]
+    cut = diffgraph.from_function(stacks, "test_cache")
+    assert cut == [((test, "put (svc/cache.py)"), MIB)]  # the runner's own memory left out
+    page = diffgraph.page(diffgraph.merge(cut, cut), "t", diffgraph.SINGLE, single=True)
+    assert re.findall(r'data-label="([^"]+)"', page) == ["all", test, "put (svc/cache.py)"]
+    assert "1.00 MiB at the peak" in page
+
+
 def test_call_sites_are_named_portably_and_diffed() -> None:
     root = Path("/work/service")
     stats = {"top_allocations_by_size": [
@@ -286,6 +297,10 @@ def test_a_red_gate_draws_what_grew_against_the_baselines_commit(tmp_path) -> No
     # The grown function's frame is marked as grown, and no other.
     assert grown_frames(workload) == ["distinctive_growth_of_the_peak (my_service/workload.py)"]
     assert grown_frames(test) == [f"{growth.SMALL_TEST} (tests/test_memory.py)"]
+    # A test's graph starts at the test function: pytest's and pluggy's frames left out.
+    labels = re.findall(r'data-label="([^"]+)"', test.read_text())
+    assert labels[:2] == ["all", f"{growth.SMALL_TEST} (tests/test_memory.py)"]
+    assert not [label for label in labels if "pluggy" in label or "_pytest" in label]
     # The gate's message, summary and page lead to them.
     for page in (workload, test):
         assert str(page) in result.stderr
@@ -444,6 +459,11 @@ def test_a_test_over_its_limit_fails_the_gate_with_summary_and_flamegraphs(tmp_p
     flamegraph = reports / "gate-tests-test_grown.py-test_grew_past_its_budget.html"
     assert flamegraph.is_file()
     assert str(flamegraph) in result.stderr
+    # First, a page that starts at the test function (memray's own pages show the runner too).
+    from_test = reports / "gate-tests-test_grown.py-test_grew_past_its_budget-test.html"
+    assert str(from_test) in result.stderr
+    labels = re.findall(r'data-label="([^"]+)"', from_test.read_text())
+    assert labels[:2] == ["all", "test_grew_past_its_budget (tests/test_grown.py)"]
     drawn = [line for line in result.stderr.splitlines()
              if "memray flamegraph" in line and str(flamegraph) in line]  # fmt: skip
     assert len(drawn) == 1, drawn

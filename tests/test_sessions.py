@@ -288,7 +288,7 @@ def test_memtest_keeps_long_ids_measures_unittest_and_applies_the_default_budget
     (peak,) = (
         path
         for path in reports.glob("*.html")
-        if "long_id" in path.name and "-leaks" not in path.name
+        if "long_id" in path.name and not path.stem.endswith(("-leaks", "-test"))
     )
     assert_self_contained_html(peak, "test_with_a_long_id")
     assert (reports / f"{peak.stem}-leaks.html").is_file()

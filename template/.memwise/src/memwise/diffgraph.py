@@ -31,6 +31,7 @@ FLOOR = 16 * 1024
 SMALLEST = 0.002
 
 Stack = tuple[str, ...]  # frame labels, outermost first
+SINGLE = ("", "")  # the names of a one-capture page: its tooltips give one figure
 
 
 @dataclass
@@ -58,6 +59,19 @@ def label(function: str, filename: str) -> str:
     path (a ref runs from a temporary worktree, the working tree from the project).
     """
     return f"{function} ({'/'.join(Path(filename).parts[-2:])})"
+
+
+def from_function(
+    stacks: list[tuple[Stack, int]], function: str
+) -> list[tuple[Stack, int]]:
+    """Each stack cut to start at ``function`` (a test function: the runner's frames above
+    it left out); stacks that never reach it (the runner's own memory) are dropped."""
+    cut = []
+    for stack, size in stacks:
+        starts = [i for i, name in enumerate(stack) if name.startswith(f"{function} (")]
+        if starts:
+            cut.append((stack[starts[0] :], size))
+    return cut
 
 
 def peak_stacks(capture: Path) -> list[tuple[Stack, int]]:
@@ -116,6 +130,11 @@ def moved_frames(root: Frame) -> list[Frame]:
 
 
 def _tooltip(frame: Frame, names: tuple[str, str]) -> str:
+    if names == SINGLE:
+        return (
+            f"{frame.label}\n{mib(frame.after)} at the peak\n"
+            f"its own lines: {mib(frame.after_own)}"
+        )
     change = frame.after - frame.before
     own = frame.own_change
     return (
@@ -163,7 +182,9 @@ td, th { border: 1px solid #ccc; padding: .2em .6em; text-align: left; }
 """
 
 
-def page(root: Frame, title: str, names: tuple[str, str]) -> str:
+def page(root: Frame, title: str, names: tuple[str, str], single: bool = False) -> str:
+    if single:
+        return single_page(root, title)
     limit = threshold(root)
     moved = moved_frames(root)
     rows = "".join(
@@ -197,6 +218,21 @@ def page(root: Frame, title: str, names: tuple[str, str]) -> str:
     )
 
 
+def single_page(root: Frame, title: str) -> str:
+    """One capture's memory at the peak, no comparison: the same drawing, one colour."""
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>"
+        f"<p>Memory at the peak: {mib(root.after)}. Each frame's width is the memory its "
+        "calls held at the peak (memray's high-water mark, the most held at one moment); "
+        "hover a frame for its figures. memray's own flamegraphs of the same capture, beside "
+        "this page, show every frame, the runner's included.</p>"
+        f"<div class='graph'>{_frame_html(root, root.width, root.width, root.width + 1, SINGLE)}"
+        "</div></body></html>"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m memwise.diffgraph", description=__doc__.splitlines()[0]
@@ -210,9 +246,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--names", nargs=2, default=("before", "after"), metavar=("A", "B")
     )
+    parser.add_argument(
+        "--from",
+        dest="start",
+        metavar="FUNCTION",
+        help="start every stack at this function (a test's): the runner's frames left out",
+    )
+    parser.add_argument(
+        "--single",
+        action="store_true",
+        help="draw AFTER alone (BEFORE is ignored): a flamegraph, no comparison",
+    )
     args = parser.parse_args(argv)
-    tree = merge(peak_stacks(args.before), peak_stacks(args.after))
-    args.output.write_text(page(tree, args.title, tuple(args.names)), encoding="utf-8")
+    after = peak_stacks(args.after)
+    before = [] if args.single else peak_stacks(args.before)
+    if args.start:
+        before, after = (
+            from_function(before, args.start),
+            from_function(after, args.start),
+        )
+    tree = merge(after if args.single else before, after)
+    args.output.write_text(
+        page(tree, args.title, tuple(args.names), single=args.single), encoding="utf-8"
+    )
     return 0
 
 

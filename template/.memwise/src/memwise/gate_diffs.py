@@ -81,19 +81,30 @@ def draw(
         captures_of(before.manifest),
         captures_of(now_manifest),
     )
-    pairs: list[tuple[str, Path, Path]] = []
+    pairs: list[tuple[str, Path, Path, list[str]]] = []
     # The graphs draw memory at the peak; a grown total is told by call site (the summary's
     # table), as drawing it would read every allocation of both captures.
     if any(c.name == WORKLOAD_PEAK for c in regressions):
         pairs.append(
-            (WORKLOAD_PEAK, before_folder / "workload.bin", reports / "workload.bin")
+            (
+                WORKLOAD_PEAK,
+                before_folder / "workload.bin",
+                reports / "workload.bin",
+                [],
+            )
         )
     for comparison in regressions:
         test = comparison.name.removesuffix(TEST_SUFFIX)
         if test in now_captures and test in before_captures:
-            pairs.append((comparison.name, before_captures[test], now_captures[test]))
+            start = [
+                "--from",
+                test.split("::")[-1].split("[")[0],
+            ]  # the runner's frames out
+            pairs.append(
+                (comparison.name, before_captures[test], now_captures[test], start)
+            )
     pages = []
-    for figure, before_capture, now_capture in pairs:
+    for figure, before_capture, now_capture, start in pairs:
         if not (before_capture.is_file() and now_capture.is_file()):
             session.warn(
                 f"no differential flamegraph of {figure}: a capture is missing"
@@ -103,6 +114,6 @@ def draw(
         session.run("python", "-m", "memwise.diffgraph", str(before_capture),
                     str(now_capture), str(page), "--title",
                     f"What grew: {figure}, {label} -> now", "--names", "baseline", "now",
-                    silent=True)  # fmt: skip
+                    *start, silent=True)  # fmt: skip
         pages.append(page)
     return pages

@@ -14,6 +14,7 @@ import nox
 
 from memwise import baseline, gate, gate_diffs, gate_reports
 from memwise.environment import install
+from memwise.manifest import Manifest
 from memwise.measuring import Measurement, measure, tolerance_of
 from memwise.options import parse_baseline_runs, parse_no_options
 from memwise.pytest_runs import keep_failing_captures
@@ -77,7 +78,14 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
     if regressions:
         problems.append(
             regression_message(
-                session, regressions, sites, kept, graphs, reports, path.name
+                session,
+                regressions,
+                sites,
+                kept,
+                graphs,
+                run.manifest,
+                reports,
+                path.name,
             )
         )
     if missing:
@@ -172,6 +180,7 @@ def regression_message(
     sites: list[gate.SiteChange],
     kept: list[Path],
     graphs: list[Path],
+    manifest: Manifest,
     reports: Path,
     baseline_name: str,
 ) -> str:
@@ -181,10 +190,17 @@ def regression_message(
     workload = reports / "workload.bin"
     if workload.exists() and any(c.name.startswith("workload ") for c in regressions):
         pictures += flamegraphs(session, workload, reports / "workload")
+    tests = {
+        Path(test.capture).resolve(): test.nodeid
+        for test in manifest.tests
+        if test.capture
+    }
     pictures += [
         path
         for capture in kept
-        for path in flamegraphs(session, capture, reports / capture.stem)
+        for path in flamegraphs(
+            session, capture, reports / capture.stem, tests.get(capture.resolve())
+        )
     ]
     where = (
         "\nWhere the workload's allocations grew most (call site: baseline -> now):\n"

@@ -122,7 +122,10 @@ def quiet_memray() -> None:
 
     import memray
 
-    memray.set_log_level(logging.ERROR)
+    # Public (memray.__all__), though memray's stub leaves it out: looked up, not imported.
+    set_log_level = getattr(memray, "set_log_level", None)
+    if callable(set_log_level):
+        set_log_level(logging.ERROR)
 
 
 def own_thread_peak(capture: Path) -> int:

@@ -27,9 +27,13 @@ def fresh_folder(folder: Path) -> Path:
     return folder
 
 
-def flamegraphs(session: nox.Session, capture: Path, stem: Path) -> list[Path]:
-    """Self-contained (offline) flamegraphs of a capture: peak memory, and what was not freed.
-    Each capture is drawn once per run, however many messages name it.
+def flamegraphs(
+    session: nox.Session, capture: Path, stem: Path, test: str | None = None
+) -> list[Path]:
+    """Self-contained (offline) flamegraphs of a capture: peak memory, and what was not freed;
+    for a test's capture (``test``: its node id) first a page that starts at the test function,
+    the runner's frames left out. Each capture is drawn once per run, however many messages
+    name it.
 
     A stem too long for a file name with its suffixes (a test id of hundreds of characters)
     is cut and made unique with a digest, as pytest-memray does for captures.
@@ -39,26 +43,21 @@ def flamegraphs(session: nox.Session, capture: Path, stem: Path) -> list[Path]:
         digest = hashlib.sha256(name.encode()).hexdigest()[:16]
         name = name.encode()[: MAX_STEM - 17].decode(errors="ignore") + f"-{digest}"
     peak, leaks = stem.parent / f"{name}.html", stem.parent / f"{name}-leaks.html"
+    pages = [stem.parent / f"{name}-test.html"] * (test is not None) + [peak, leaks]
     if all(
         page.is_file() and page.stat().st_mtime >= capture.stat().st_mtime
-        for page in (peak, leaks)
+        for page in pages
     ):
-        return [
-            peak,
-            leaks,
-        ]  # drawn already in this run (a test both over budget and grown)
-    session.run("memray", "flamegraph", "--no-web", "-f", "-o", str(peak), str(capture))
-    session.run(
-        "memray",
-        "flamegraph",
-        "--leaks",
-        "--no-web",
-        "-f",
-        "-o",
-        str(leaks),
-        str(capture),
-    )
-    return [peak, leaks]
+        return pages  # drawn already in this run (a test both over budget and grown)
+    if test is not None:
+        function = test.split("::")[-1].split("[")[0]
+        session.run("python", "-m", "memwise.diffgraph", str(capture), str(capture),
+                    str(pages[0]), "--single", "--from", function, "--title",
+                    f"{test}: memory at its peak, from the test function", silent=True)  # fmt: skip
+    for page, flags in ((peak, []), (leaks, ["--leaks"])):
+        session.run("memray", "flamegraph", *flags, "--no-web", "-f", "-o", str(page),
+                    str(capture), silent=True)  # fmt: skip
+    return pages
 
 
 def listing(paths: list[Path]) -> str:

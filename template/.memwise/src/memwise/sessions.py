@@ -104,12 +104,16 @@ def failures_message(
     parts = []
     over = manifest.over_budget
     if over:
-        captures = {Path(test.capture).resolve() for test in over if test.capture}
+        tests = {
+            Path(test.capture).resolve(): test.nodeid for test in over if test.capture
+        }
         written = [
             path
             for capture in kept
-            if capture.resolve() in captures
-            for path in flamegraphs(session, capture, reports / capture.stem)
+            if capture.resolve() in tests
+            for path in flamegraphs(
+                session, capture, reports / capture.stem, tests[capture.resolve()]
+            )
         ]
         parts.append(
             f"{len(over)} test(s) went over their memory budget on Python {manifest.python}:\n"
