@@ -16,7 +16,7 @@ from pathlib import Path
 import copier
 import pytest
 
-from tests.existing_projects import PROJECTS, ExistingProject
+from tests.existing_projects import BOT, PROJECTS, ExistingProject
 from tests.helpers import nox, run, session_env, template_source
 from tests.test_update import TOOLKIT_SUMMARY, TOOLKIT_SUMMARY_1_1
 
@@ -241,6 +241,35 @@ def test_baseline_and_memgate_work(adopted) -> None:
         if path.relative_to(root).parts[0] not in {".nox", ".memwise", "__pycache__"}
     ]
     assert written == [], written
+
+
+@pytest.mark.slow
+def test_a_red_gate_draws_what_grew_in_an_adopted_project(tmp_path, template_repo) -> None:
+    root = BOT.write(tmp_path / BOT.name)
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "the project as it was")
+    add_memwise(BOT, root, template_repo)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "add memwise")
+    nox(root, "-s", "baseline", "--", "--runs", "1")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "memory baseline")
+    load = root / "scripts" / "load.py"  # the bot's workload holds 4 MiB more, uncommitted
+    load.write_text(
+        load.read_text()
+        .replace("history = History", "def distinctive_growth() -> bytearray:\n"
+                 "    return bytearray(4 * 1024 * 1024)\n\n\nhistory = History")
+        .replace('print("done")', 'held = distinctive_growth()\nprint("done")')
+    )  # fmt: skip
+    result = nox(root, "-R", "-s", "memgate", check=False)
+    assert result.returncode != 0
+    page = root / "reports" / "memgate" / "workload_peak-diff.html"
+    assert str(page) in result.stderr
+    marked = re.findall(r'<div class="frame (\w+)"[^>]*data-label="([^"]+)"', page.read_text())
+    assert [name for kind, name in marked if kind == "grew"] == [
+        "distinctive_growth (scripts/load.py)"
+    ]
 
 
 def test_memwise_files_pass_the_projects_ruff_and_black(adopted) -> None:
