@@ -76,7 +76,13 @@ def draw(
     label = f"the baseline's commit {commit[:12]}"
     session.log(f"measuring {label} again, to draw what grew against it")
     before_folder = reports / "baseline-side"
-    before = measure_commit(session, settings, commit, label, before_folder)
+    try:
+        before = measure_commit(session, settings, commit, label, before_folder)
+    # nox's session.error and a failed command both end up here: the picture is extra, and
+    # must never take the place of the gate's verdict, which the caller reports next.
+    except Exception as error:  # noqa: BLE001
+        session.warn(f"no differential flamegraph: measuring {label} failed: {error}")
+        return []
     before_captures, now_captures = (
         captures_of(before.manifest),
         captures_of(now_manifest),
@@ -111,9 +117,13 @@ def draw(
             )
             continue
         page = reports / page_name(figure)
-        session.run("python", "-m", "memwise.diffgraph", str(before_capture),
+        try:
+            session.run("python", "-m", "memwise.diffgraph", str(before_capture),
                     str(now_capture), str(page), "--title",
                     f"What grew: {figure}, {label} -> now", "--names", "baseline", "now",
                     *start, silent=True)  # fmt: skip
+        except nox.command.CommandFailed as error:
+            session.warn(f"no differential flamegraph of {figure}: {error}")
+            continue
         pages.append(page)
     return pages

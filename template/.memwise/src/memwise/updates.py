@@ -32,6 +32,22 @@ def update_command(answers: Path) -> str:
     return f"copier update --defaults{named}"
 
 
+def read_report(text: str) -> tuple[str, str, bool] | None:
+    """copier check-update's JSON: (current, latest, newer), or None when it is not that."""
+    try:
+        report = json.loads(text)
+    except ValueError:
+        return None
+    keys = ("current_version", "latest_version", "update_available")
+    if not isinstance(report, dict) or any(key not in report for key in keys):
+        return None
+    return (
+        str(report["current_version"]),
+        str(report["latest_version"]),
+        bool(report["update_available"]),
+    )
+
+
 def check_update(session: nox.Session, settings: Settings) -> None:
     parse(
         session,
@@ -49,17 +65,15 @@ def check_update(session: nox.Session, settings: Settings) -> None:
          "-a", answers.name, str(settings.root)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    try:
-        report = json.loads(result.stdout)
-        current, latest = report["current_version"], report["latest_version"]
-        newer = bool(report["update_available"])
-    except (ValueError, KeyError, TypeError):
+    report = read_report(result.stdout)
+    if report is None:
         reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
         session.error(
             f"copier could not say whether a newer memwise is out ({reason}). It needs the "
             f"source {answers.name} records ({recorded_source(answers) or 'none'}) to be a "
             "git repository with release tags that this machine can reach."
         )
+    current, latest, newer = report
     if newer:
         message = (
             f"memwise {latest} is out; this project is at {current}. "
