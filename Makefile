@@ -18,8 +18,13 @@ test-fast: $(NOX)  ## The fast tests only (no nox sessions inside renders)
 lint: $(NOX)
 	$(NOX) -s lint
 
-benchmark: $(NOX)  ## Render time, time to a green memtest, nox overhead (medians)
-	$(NOX) -s benchmark
+# The peer measured side by side when a copy of it is there (docs/benchmarks.md says how).
+PEER ?= ../shared/peers/scientific-python-cookie.bundle
+PEER_DATA := project_name=demo-pkg org=org full_name=A email=a@b.c project_short_description=d \
+	license=BSD backend=hatch docs=sphinx vcs=false
+
+benchmark: $(NOX)  ## Render time, time to green (beside the peer's), nox overhead (medians)
+	$(NOX) -s benchmark $(if $(wildcard $(PEER)),-- --peer $(PEER) $(foreach item,$(PEER_DATA),--peer-data $(item)))
 
 docs: $(NOX)  ## The documentation site, strict, into docs/_build/html (ARGS=--serve: serve it)
 	$(NOX) -s docs $(if $(ARGS),-- $(ARGS))

@@ -28,7 +28,7 @@ from memwise.settings import load
 from speed import BIN, ENV, paired  # the speed benchmark's timing
 
 from tests.existing_projects import PROJECTS
-from tests.helpers import session_env
+from tests.helpers import memory_environment, session_env
 
 
 def memtest_pytest_command(project: Path) -> list[str]:
@@ -36,7 +36,7 @@ def memtest_pytest_command(project: Path) -> list[str]:
     log = subprocess.run([str(BIN / "nox"), "-s", "memtest"], cwd=project,
                          env=session_env(), capture_output=True, text=True, check=True).stderr  # fmt: skip
     line = next(line for line in log.splitlines() if line.startswith("nox > pytest "))
-    return [str(project / ".nox" / "memtest" / "bin" / "pytest"), *shlex.split(line)[3:]]
+    return [str(memory_environment(project) / "bin" / "pytest"), *shlex.split(line)[3:]]
 
 
 def main() -> int:

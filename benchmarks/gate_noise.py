@@ -29,7 +29,7 @@ ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 from tests import growth  # the suite's injections
 from tests.existing_projects import PROJECTS  # the suite's existing-project fixtures
-from tests.helpers import nox, render, session_env, template_source
+from tests.helpers import memory_environment, nox, render, session_env, template_source
 
 KINDS: dict[str, tuple[str, Callable[[Path, int], None]]] = {
     "workload peak": ("workload peak", growth.grow_workload_peak),
@@ -80,7 +80,7 @@ def make_project(name: str, work: Path) -> Path:
 
 def allocator_cost(project: Path, runs: int) -> tuple[float, float]:
     """Median seconds of `memray run` of the workload, pymalloc then the C allocator, paired."""
-    memray_executable = project / ".nox" / "baseline" / "bin" / "memray"
+    memray_executable = memory_environment(project) / "bin" / "memray"
     workload = str(project / "src" / "my_service" / "workload.py")
     samples: dict[str, list[float]] = {"pymalloc": [], "malloc": []}
     for _ in range(runs):

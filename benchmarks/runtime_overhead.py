@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.helpers import render, session_env
+from tests.helpers import memory_environment, render, session_env
 
 IDLE_SERVICE = """\
 import json, sys, threading, time
@@ -63,7 +63,7 @@ def main() -> int:
     print("building the example service's environment (nox -s flamegraph) ...", flush=True)
     subprocess.run([sys.executable, "-m", "nox", "-s", "flamegraph", "--", "src/my_service/workload.py",
                     "--requests", "100"], cwd=project, env=env, check=True, capture_output=True)  # fmt: skip
-    python = project / ".nox" / "flamegraph" / "bin" / "python"
+    python = memory_environment(project) / "bin" / "python"
     uv = Path(sys.executable).parent / "uv"
     subprocess.run([str(uv), "pip", "install", "-q", "-p", str(python), "prometheus-client",
                     "opentelemetry-sdk"], check=True, env=env)  # fmt: skip

@@ -18,9 +18,15 @@ machines are noisy. The figures and the method are in docs/benchmarks.md.
    test shows) and on 100 service-like tests (a database and JSON, tens of milliseconds each);
    and, apart, what the workers gain: plain pytest in one process against plain pytest with
    memtest's workers.
-6. with `--peer TEMPLATE`: the same time to green for another Copier template (render with its
-   defaults, then its first `nox -s tests`, or `--peer-session`), measured in the same run,
-   and the ratio memwise / peer.
+6. the shared environment: the first `nox -s baseline -- --runs 1` after memtest, timed, and
+   whether it installed anything (it should reuse memtest's environment).
+7. profile and flamegraph against the program's own time: `nox -R -s flamegraph` and
+   `nox -R -s profile` on the render's workload, each paired with the workload run plainly by
+   the same environment's Python.
+8. with `--peer TEMPLATE` (a folder, or a git bundle such as scientific-python/cookie's): the
+   same time to green for another Copier template (render with its defaults and any
+   `--peer-data KEY=VALUE`, `git init`, then its first `nox -s tests`, or `--peer-session`),
+   each run right after one of memwise's (side by side), and the ratio memwise / peer.
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
 BIN = Path(sys.executable).parent
-
+sys.path.insert(0, str(ROOT))  # the repository root: the helpers of its tests
+from tests.helpers import memory_environment
 
 # Python may write bytecode, as on a user's machine (some CI images forbid it, and then every
 # start of copier or nox compiles its imports again: that is not what users wait for).
@@ -71,7 +78,7 @@ def memtest_pytest_command(project: Path) -> list[str]:
     log = subprocess.run([str(BIN / "nox"), "-R", "-s", "memtest"], cwd=project, env=ENV,
                          capture_output=True, text=True, check=True).stderr  # fmt: skip
     line = next(line for line in log.splitlines() if line.startswith("nox > pytest "))
-    return [str(project / ".nox" / "memtest" / "bin" / "pytest"), *shlex.split(line)[3:]]
+    return [str(memory_environment(project) / "bin" / "pytest"), *shlex.split(line)[3:]]
 
 
 # TESTS in a suite stands for its number of tests (fewer in a smoke run).
@@ -128,6 +135,30 @@ def worker_flags(command: list[str]) -> list[str]:
     return []
 
 
+def peer_template(peer: Path, work: Path) -> Path:
+    """The peer as a folder copier can render: a git bundle is cloned first."""
+    if peer.is_file() and peer.suffix == ".bundle":
+        clone = work / f"peer-{peer.stem}"
+        subprocess.run(["git", "clone", "-q", str(peer), str(clone)], check=True)
+        return clone
+    return peer.resolve()
+
+
+def peer_render_command(template: Path, destination: Path, data: list[str]) -> list[str]:
+    # --trust: peers such as cookie run their own Jinja extensions (copier-templates-extensions).
+    answers = [arg for item in data for arg in ("--data", item)]
+    head = ["--vcs-ref=HEAD"] if (template / ".git").exists() else []  # the clone as it is
+    return [*render_command(template, destination), "--trust", *head, *answers]
+
+
+def workload_ratio(
+    session: str, project: Path, python: Path, workload: str, runs: int
+) -> list[tuple[float, float]]:
+    """A reused session on the workload, each run paired with the workload run plainly."""
+    nox = [str(BIN / "nox"), "-R", "-s", session]
+    return paired(nox, [str(python), workload], project, runs)
+
+
 def relock(project: Path) -> float:
     """Seconds uv takes to resolve the project again: round trips to the index, mostly."""
     (project / "uv.lock").unlink()
@@ -139,6 +170,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="measured runs of each figure")
     parser.add_argument("--peer", type=Path, help="another Copier template to compare with")
     parser.add_argument("--peer-session", default="tests", help="the peer's first nox session")
+    parser.add_argument(
+        "--peer-data", action="append", default=[], metavar="KEY=VALUE",
+        help="an answer for the peer's questions (repeat it)",
+    )  # fmt: skip
     parser.add_argument(
         "--smoke", action="store_true",
         help="check that every figure is measured: no warm-up rounds, 40 generated tests",
@@ -165,13 +200,49 @@ def main() -> int:
             quiet_run([*nox, "-s", "memtest"], project)
             return time.perf_counter() - start
 
+        peer_source = peer_template(args.peer, work) if args.peer else None
+
+        def peer_green(index: int) -> float:
+            assert peer_source is not None
+            target = work / f"peer-{index}"
+            start = time.perf_counter()
+            quiet_run(peer_render_command(peer_source, target, args.peer_data), work)
+            quiet_run(["git", "init", "-q"], target)
+            quiet_run([*nox, "-s", args.peer_session], target)
+            return time.perf_counter() - start
+
         if not args.smoke:
             print("warming up (uv cache, copier, nox) ...", flush=True)
             render_and_memtest(-1)
+            if peer_source is not None:
+                peer_green(-1)
 
         render_median, render_samples = median_of(args.runs, render)
-        green_median, green_samples = median_of(args.runs, render_and_memtest)
+        # Side by side: each of memwise's runs is followed at once by the peer's.
+        green_samples, peer_samples = [], []
+        for index in range(args.runs):
+            green_samples.append(render_and_memtest(index))
+            if peer_source is not None:
+                peer_samples.append(peer_green(index))
+        green_median = statistics.median(green_samples)
         project = work / "green-0"
+        # The gate's first session after memtest, in memtest's environment.
+        started = time.perf_counter()
+        baseline_log = subprocess.run(
+            [*nox, "-s", "baseline", "--", "--runs", "1"], cwd=project, env=ENV,
+            capture_output=True, text=True, check=True,
+        ).stderr  # fmt: skip
+        first_baseline = time.perf_counter() - started
+        reused = "reusing .nox/memwise-memory-" in baseline_log
+        python = memory_environment(project) / "bin" / "python"
+        workload = "src/my_service/workload.py"
+        flamegraph_pairs = workload_ratio("flamegraph", project, python, workload, args.runs)
+        subprocess.run([*nox, "-s", "profile"], cwd=project, env=ENV, capture_output=True,
+                       check=True)  # fmt: skip
+        (profile_environment,) = project.glob(".nox/memwise-profile-*")
+        profile_pairs = workload_ratio(
+            "profile", project, profile_environment / "bin" / "python", workload, args.runs
+        )
         # Each nox run is paired with a direct run right after it, and the overhead is the median
         # of the pairs' differences: the machine's speed drifts less within a pair than between
         # two blocks of runs.
@@ -203,19 +274,7 @@ def main() -> int:
             gains[f"{size} {name}"] = paired(
                 [*alone, str(path)], [*plain, str(path)], project, args.runs
             )
-        peer = None
-        if args.peer:
-
-            def peer_green(index: int) -> float:
-                target = work / f"peer-{index}"
-                start = time.perf_counter()
-                quiet_run(render_command(args.peer.resolve(), target), work)
-                quiet_run([*nox, "-s", args.peer_session], target)
-                return time.perf_counter() - start
-
-            if not args.smoke:
-                peer_green(-1)  # warm-up
-            peer = median_of(args.runs, peer_green)
+        peer = (statistics.median(peer_samples), peer_samples) if peer_samples else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -249,9 +308,20 @@ def main() -> int:
         times = ", ".join(f"{single:.2f}/{spread:.2f}" for single, spread in pairs_of_suite)
         gain = statistics.median(spread / single for single, spread in pairs_of_suite)
         print(f"{label:<44} {gain:6.2f} x   (runs, one process/workers s: {times})")
+    installs = "installed nothing: reused memtest's environment" if reused else "INSTALLED AGAIN"
+    print(f"{'first baseline after memtest (1 run)':<44} {first_baseline:6.2f} s   ({installs})")
+    for label, pairs_of_session in [
+        ("nox -R -s flamegraph / the workload alone", flamegraph_pairs),
+        ("nox -R -s profile / the workload alone", profile_pairs),
+    ]:
+        times = ", ".join(f"{session:.2f}/{alone:.2f}" for session, alone in pairs_of_session)
+        session_ratio = statistics.median(session / alone for session, alone in pairs_of_session)
+        print(f"{label:<44} {session_ratio:6.2f} x   (runs, session/alone s: {times})")
     if peer is not None:
         show(f"peer time to green ({args.peer.name})", *peer)
-        print(f"{'time to green, memwise / peer':<44} {green_median / peer[0]:6.2f} x")
+        ratios = [mine / theirs for mine, theirs in zip(green_samples, peer[1], strict=True)]
+        print(f"{'time to green, memwise / peer':<44} {statistics.median(ratios):6.2f} x"
+              "   (median of the side-by-side pairs' ratios)")  # fmt: skip
     return 0
 
 

@@ -186,3 +186,9 @@ def browse(pages: list[dict[str, object]]) -> list[dict[str, object]]:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def memory_environment(project: Path) -> Path:
+    """The environment memwise's memory sessions share in a project (memwise.shared_env)."""
+    (found,) = project.glob(".nox/memwise-memory-*")
+    return found

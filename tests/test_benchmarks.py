@@ -65,6 +65,16 @@ def test_speed_benchmark_reports_each_figure(tmp_path) -> None:
         assert re.search(
             rf"^plain pytest, -n auto / one process, {suite} +\d+\.\d\d x", output, re.MULTILINE
         )  # and what the workers gain, apart
+    # The gate's first session after memtest reuses memtest's environment.
+    assert re.search(
+        r"^first baseline after memtest \(1 run\) +\d+\.\d\d s   \(installed nothing",
+        output,
+        re.MULTILINE,
+    ), output
+    for session in ("flamegraph", "profile"):
+        assert re.search(
+            rf"^nox -R -s {session} / the workload alone +\d+\.\d\d x", output, re.MULTILINE
+        ), output
     assert re.search(r"^peer time to green \(peer-template\) .* s", output, re.MULTILINE), output
     assert re.search(r"^time to green, memwise / peer +\d+\.\d\d x", output, re.MULTILINE)
 

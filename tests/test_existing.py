@@ -17,7 +17,7 @@ import copier
 import pytest
 
 from tests.existing_projects import BOT, PROJECTS, ExistingProject
-from tests.helpers import nox, run, session_env, template_source
+from tests.helpers import memory_environment, nox, run, session_env, template_source
 from tests.test_update import TOOLKIT_SUMMARY, TOOLKIT_SUMMARY_1_1
 
 ANSWERS = ".copier-answers.memwise.yml"
@@ -186,15 +186,17 @@ def test_memtest_runs_on_the_projects_python_with_its_locked_versions(adopted) -
     project, root, _ = adopted
     if not (project.memory_python or project.locked):
         pytest.skip("the project pins neither its Python nor its versions")
-    result = nox(root, "-R", "-s", "memtest")
+    nox(root, "-R", "-s", "memtest")
     manifest = json.loads((root / "reports" / "memtest" / "manifest.json").read_text())
     if project.memory_python:
         assert manifest["python"] == project.memory_python
-    installed = installed_versions(root / ".nox" / "memtest")
+    installed = installed_versions(memory_environment(root))
     for name, version in project.locked.items():
         assert installed[name] == version, (name, installed.get(name))
-    if project.locked:
-        assert "pins (" in result.stderr  # "installing the versions <lock> pins (N packages)"
+    if project.locked:  # the lock's pins were the install's constraints
+        constraints = (memory_environment(root) / "memwise-lock-constraints.txt").read_text()
+        for name, version in project.locked.items():
+            assert f"{name}=={version}\n" in constraints
 
 
 def test_flamegraph_and_profile_run_on_the_projects_code(adopted, tmp_path: Path) -> None:
@@ -282,6 +284,20 @@ def test_memwise_files_pass_the_projects_ruff_and_black(adopted) -> None:
     # A project formatted by black over its whole tree, with black's defaults: nothing of
     # memwise's to reformat (its files are formatted at black's 88 columns).
     run([str(Path(sys.executable).parent / "black"), "--check", "--quiet", "."], root / ".memwise")
+
+
+def test_memwise_files_pass_flake8_and_mypy_over_the_whole_tree(adopted) -> None:
+    # flake8 (its defaults: 79 columns) with the exclusion copier's message names: nothing in
+    # the files memwise wrote outside .memwise (its noxfile, where the project had none).
+    # mypy, run over the whole tree, leaves the hidden folder out by itself.
+    project, root, _ = adopted
+    tools = Path(sys.executable).parent
+    flake8 = run([str(tools / "flake8"), "--extend-exclude=.memwise", "."], root, check=False)
+    ours = [line for line in flake8.stdout.splitlines() if line.startswith("./noxfile.py")]
+    if not project.has_noxfile:  # memwise wrote it; a project's own noxfile is the project's
+        assert ours == [], ours
+    mypy = run([str(tools / "mypy"), "--cache-dir=/dev/null", "."], root, check=False)
+    assert ".memwise" not in mypy.stdout, mypy.stdout
 
 
 def test_updating_the_layer_changes_only_its_own_files(adopted, template_repo) -> None:

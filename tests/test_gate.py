@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from memwise import baseline, diffgraph, gate, gate_reports
+from memwise import baseline, diffgraph, gate, gate_diffs, gate_reports, settings
 from memwise.manifest import Manifest, TestRecord
 
 from tests import growth
@@ -208,9 +208,36 @@ def grown_site(message: str) -> float:
     return float(site[1])
 
 
-def git(project: Path, *args: str) -> None:
+def git(project: Path, *args: str) -> str:
     command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
-    subprocess.run(command, cwd=project, check=True, capture_output=True)
+    return subprocess.run(command, cwd=project, check=True, capture_output=True, text=True).stdout
+
+
+def test_a_shallow_clone_names_no_baseline_commit_it_cannot_see(tmp_path: Path) -> None:
+    # The baseline recorded two commits back; a clone of depth 1 cuts its history at HEAD, and
+    # git then says HEAD changed every file. A depth beyond the history reaches the real commit.
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    (origin / "pyproject.toml").write_text('[project]\nname = "svc"\nversion = "1"\n')
+    (origin / "memory-baseline.toml").write_text("# figures\n")
+    git(origin, "init", "-q")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "baseline")
+    recorded = git(origin, "rev-parse", "HEAD").strip()
+    for change in ("one", "two"):
+        (origin / "README.md").write_text(change)
+        git(origin, "add", "-A")
+        git(origin, "commit", "-q", "-m", change)
+    found = {}
+    for depth in (1, 10):
+        clone = tmp_path / f"depth-{depth}"
+        git(tmp_path, "clone", "-q", "--depth", str(depth), origin.as_uri(), str(clone))
+        found[depth] = gate_diffs.baseline_commit(settings.load(clone))
+    commit, why = found[1]
+    assert commit is None
+    assert "shallow clone" in why
+    assert "fetch-depth: 0" in why
+    assert found[10] == (recorded, "")
 
 
 @pytest.mark.slow
@@ -229,9 +256,18 @@ def test_gate_catches_two_percent_and_says_where_memory_grew(tmp_path) -> None:
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "baseline")
 
-    # Unchanged code passes (the noise study is benchmarks/gate_noise.py).
+    # Unchanged code passes (the noise study is benchmarks/gate_noise.py). memgate runs in
+    # the environment baseline built, without -R, and installs nothing (memwise.shared_env).
+    shared = project / ".nox" / "memwise-memory-3.15"
+    made = (shared / "bin" / "python").lstat().st_ino
     result = nox(project, "-s", "memgate")
     assert "memory gate passed" in result.stderr
+    assert sorted(path.name for path in (project / ".nox").iterdir() if path.is_dir()) == [
+        shared.name
+    ]
+    assert (shared / "bin" / "python").lstat().st_ino == made
+    assert " pip install" not in result.stderr
+    assert " sync " not in result.stderr
     reports = project / "reports" / "memgate"
     assert "## Memory gate passed" in (reports / "summary.md").read_text()
     assert json.loads((reports / "bencher.json").read_text())["workload peak"]["bytes"]["value"] > 0

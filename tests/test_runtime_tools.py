@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import nox, render, session_env
+from tests.helpers import memory_environment, nox, render, session_env
 
 pytestmark = pytest.mark.slow
 CAPTURES_VARIABLE = "MEMWISE_CAPTURES"
@@ -63,7 +63,7 @@ def test_native_option_records_native_frames(project: Path) -> None:
 
 
 def test_tracking_capture_feeds_the_flamegraph_reports(project: Path, tmp_path: Path) -> None:
-    python = project / ".nox" / "flamegraph" / "bin" / "python"
+    python = memory_environment(project) / "bin" / "python"
     env = {**os.environ, CAPTURES_VARIABLE: str(tmp_path)}
     tracked = (
         "from memwise_runtime import track_memory\nfrom my_service import workload\n"
@@ -83,7 +83,7 @@ def test_the_watch_catches_the_example_leak_and_its_flamegraph_names_it(
     project: Path, tmp_path: Path
 ) -> None:
     # The walk-through of .memwise/README.md ("Watching memory in production"), as written.
-    python = project / ".nox" / "flamegraph" / "bin" / "python"
+    python = memory_environment(project) / "bin" / "python"
     captures = tmp_path / "captures"
     env = {**os.environ, "MEMWISE_WATCH": "1", "MEMWISE_WATCH_GROWTH": "50 MB",
            "MEMWISE_WATCH_INTERVAL": "0.5", "MEMWISE_WATCH_CAPTURE_SECONDS": "2",
@@ -100,7 +100,7 @@ def test_the_watch_catches_the_example_leak_and_its_flamegraph_names_it(
 
 
 def test_tracking_is_off_without_the_variable(project: Path, tmp_path: Path) -> None:
-    python = project / ".nox" / "flamegraph" / "bin" / "python"
+    python = memory_environment(project) / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k != CAPTURES_VARIABLE}
     code = (
         "import sys\nfrom memwise_runtime import track_memory\nfrom my_service import workload\n"

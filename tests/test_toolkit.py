@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from memwise import options, pythons, run_endings, settings, sizes
+from memwise import backend_extras, options, pythons, run_endings, settings, shared_env, sizes
 from memwise.manifest import Manifest, TestRecord
 from memwise.sizes import MIB, parse_size
 from memwise_runtime.tracking import CAPTURES_VARIABLE, track_memory
@@ -683,3 +683,73 @@ def test_the_readme_lists_every_setting_and_no_other() -> None:
     }
     gate = {f"gate.{key}" for key in settings.GATE_KEYS}
     assert listed == (settings.KNOWN_KEYS - {"gate", "env"}) | gate | {"env"}
+
+
+def test_the_test_extra_the_build_backend_lists_is_chosen_with_its_requirements() -> None:
+    # What a setuptools project with dynamic extras writes into its installed metadata.
+    requires = [
+        "attrs>=23",
+        'pytest>=8; extra == "tests"',
+        'pytest-cov>=5; extra == "tests" and python_version >= "3.12"',
+        'tomli; extra == "tests" and python_version < "3.11"',
+        'sphinx; extra == "docs"',
+    ]
+    extras = ["docs", "Tests"]
+    assert backend_extras.named_test_extra(extras) == "Tests"
+    assert backend_extras.named_test_extra(["docs", "lint"]) is None
+    assert backend_extras.extra_requirements(requires, "tests", "3.13") == [
+        "pytest>=8",
+        "pytest-cov>=5",
+    ]  # the markers are the session's Python's, not nox's own
+    assert backend_extras.extra_requirements(requires, "tests", "3.10") == ["pytest>=8", "tomli"]
+
+
+def test_the_backends_metadata_is_read_from_the_last_line_printed() -> None:
+    line = '{"extras": ["test"], "requires": ["pytest; extra == \\"test\\""]}'
+    assert backend_extras.parse_metadata(f"a warning first\n{line}\n") == (
+        ["test"],
+        ['pytest; extra == "test"'],
+    )
+    assert backend_extras.parse_metadata("{}") == ([], [])
+    assert backend_extras.parse_metadata("not json") == ([], [])
+    assert backend_extras.parse_metadata("[1]") == ([], [])
+
+
+def test_the_shared_environment_is_rebuilt_when_what_decides_its_packages_changes(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "svc"\n')
+    (tmp_path / "src").mkdir()
+    environment = shared_env.SharedEnvironment(tmp_path / ".nox" / "env", sys.executable, "3.11")
+    command = ["-e", ".", "-e", ".memwise"]
+    before = shared_env.inputs(tmp_path, environment, command)
+    (tmp_path / "src" / "svc.py").write_text("print('code, installed editable')\n")
+    assert shared_env.inputs(tmp_path, environment, command) == before
+    changes = [
+        lambda: (tmp_path / "pyproject.toml").write_text('[project]\nname = "svc2"\n'),
+        lambda: (tmp_path / "uv.lock").write_text("version = 1\n"),
+        lambda: (
+            (tmp_path / "requirements").mkdir()
+            or (tmp_path / "requirements" / "ci.txt").write_text("pytest\n")
+        ),
+        lambda: (tmp_path / "requirements-dev.txt").write_text("pytest\n"),
+    ]
+    seen = {before}
+    for change in changes:
+        change()
+        now = shared_env.inputs(tmp_path, environment, command)
+        assert now not in seen
+        seen.add(now)
+    assert shared_env.inputs(tmp_path, environment, [*command, "--group=test"]) not in seen
+    other = shared_env.SharedEnvironment(environment.location, sys.executable, "3.12")
+    assert shared_env.inputs(tmp_path, other, command) not in seen
+    # Current only once marked, and only for the same inputs.
+    environment.bin.mkdir(parents=True)
+    environment.python.write_text("")
+    assert not shared_env.is_current(environment, now)
+    shared_env.mark_current(environment, now)
+    assert shared_env.is_current(environment, now)
+    assert not shared_env.is_current(environment, before)
+    with shared_env.code_swapped(environment):
+        assert not shared_env.is_current(environment, now)  # another commit's code inside
+    assert shared_env.is_current(environment, now)

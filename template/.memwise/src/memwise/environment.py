@@ -8,35 +8,46 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import nox
 
+from memwise import backend_extras, shared_env
 from memwise.locks import LockError, find_lock, read_lock
 from memwise.pythons import find_interpreter
 from memwise.settings import Settings
+from memwise.shared_env import SharedEnvironment
 
 
-def require_python(
+@contextmanager
+def shared_environment(
     session: nox.Session,
+    settings: Settings,
     version: str | None,
     purpose: str,
     fitting: Sequence[str] = (),
-    settable: bool = True,
-) -> None:
-    """Stop when the session could not get the interpreter it must run on; ``fitting`` are
-    the versions that would do (the project supports them and the tool has wheels), and
-    ``settable`` whether ``memory-python`` chooses this session's Python."""
+    *,
+    kind: str = "memory",
+) -> Iterator[SharedEnvironment]:
+    """The session runs in memwise's shared environment of ``kind`` (``memwise.shared_env``)
+    on Python ``version``; stop when the session cannot have it. ``fitting`` are the versions
+    that would do (the project supports them and the tool has wheels); the memory Python is
+    the one ``memory-python`` chooses, the profile Python is not settable."""
     require_memory_tools(session)  # first: on Windows, that is the reason
     if version is None:
         session.error(purpose)
-    if session.python is False:  # declared without an interpreter: none runs here
+    interpreter = find_interpreter(version)
+    if interpreter is None:
         session.error(
-            missing_python_message(session.name, version, purpose, fitting, settable)
+            missing_python_message(
+                session.name, version, purpose, fitting, settable=kind == "memory"
+            )
         )
-    require_interpreter(session, version)
     session.log(f"{session.name} runs on Python {version} ({purpose})")
+    with shared_env.activated(settings.root, kind, version, interpreter) as environment:
+        yield environment
 
 
 def missing_python_message(
@@ -79,34 +90,6 @@ def missing_python_message(
     )
 
 
-def require_interpreter(session: nox.Session, version: str) -> None:
-    """Stop when the session's environment runs another Python than it must: an environment
-    reused with -R may have been made by another interpreter, and its figures would be filed
-    under the wrong Python."""
-    running = environment_python(Path(session.virtualenv.location))
-    if running is not None and running != version.rstrip("t"):
-        session.error(
-            f"`{session.name}`'s environment ({session.virtualenv.location}) runs Python "
-            f"{running}, not {version}: it was made by another interpreter. Run the session "
-            "once without -R/--reuse-existing-virtualenvs, and nox makes it again"
-        )
-
-
-def environment_python(location: Path) -> str | None:
-    """The Python version ("3.15") an environment was made with, from its pyvenv.cfg."""
-    config = location / "pyvenv.cfg"
-    if not config.is_file():
-        return None
-    values = {
-        key.strip(): value.strip()
-        for key, _, value in (
-            line.partition("=") for line in config.read_text().splitlines()
-        )
-    }
-    found = values.get("version_info") or values.get("version") or ""
-    return ".".join(found.split(".")[:2]) or None
-
-
 def require_memory_tools(session: nox.Session) -> None:
     """Stop with advice where memray (and so every memory session) cannot run."""
     if sys.platform == "win32":
@@ -126,7 +109,8 @@ def require_terminal(session: nox.Session) -> None:
 
 
 def install(session: nox.Session, settings: Settings, *, profile: bool = False) -> None:
-    """Install the project's tests and memwise's toolkit (with scalene for ``profile``).
+    """Install the project's tests and memwise's toolkit (with scalene for ``profile``) into
+    the session's shared environment, or reuse it when it was built from the same inputs.
 
     A project that lists memwise in a dependency group gets everything from its lock with
     ``uv sync``; any other project gets its own test dependencies (groups, extras,
@@ -134,14 +118,46 @@ def install(session: nox.Session, settings: Settings, *, profile: bool = False) 
     ``uv pip install``, which writes nothing into the project, constrained to the versions its
     lock file pins (``memwise.locks``).
     """
-    ignore_in_git(Path(session.virtualenv.location).parent)
+    environment = shared_env.active(session)
     group = settings.profile_group if profile else settings.memory_group
-    if group:
-        session.run_install(
-            "uv", "sync", "--no-default-groups", f"--group={group}",
-            env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
-        )  # fmt: skip
+    command = sync_command(group) if group else pip_command(settings, profile)
+    recorded = [*command, f"seed-pip={settings.seed_pip}"]
+    built_from = shared_env.inputs(settings.root, environment, recorded)
+    where = environment.location.relative_to(settings.root)
+    if shared_env.is_current(environment, built_from):
+        session.log(
+            f"reusing {where}: built from the same Python, install command and project "
+            "files (pyproject.toml, lock, requirements); delete it to rebuild"
+        )
         return
+    session.log(
+        f"building {where}, shared by the sessions on Python {environment.version}"
+    )
+    shared_env.create(session, environment, settings.seed_pip)
+    ignore_in_git(environment.location.parent)
+    if group:
+        session.run(shared_env.uv(), *command, "--python", str(environment.python),
+                    env={"UV_PROJECT_ENVIRONMENT": str(environment.location)})  # fmt: skip
+    else:
+        pinned = lock_constraints(session, settings, environment)
+        shared_env.pip_install(session, environment, *command, *pinned)
+        if settings.extras_from_backend:
+            backend_extras.install_test_extra(session, settings, pinned)
+    # Read again: `uv sync` may have written the project's uv.lock.
+    shared_env.mark_current(
+        environment, shared_env.inputs(settings.root, environment, recorded)
+    )
+
+
+def sync_command(group: str) -> list[str]:
+    """uv's arguments for everything from the project's uv.lock: the group that lists
+    memwise's toolkit."""
+    return ["sync", "--no-default-groups", f"--group={group}"]
+
+
+def pip_command(settings: Settings, profile: bool) -> list[str]:
+    """The arguments of ``uv pip install``: the project and its test dependencies, and
+    memwise's toolkit."""
     extras = ",".join(settings.test_extras)
     if settings.installable:
         project = ["-e", f".[{extras}]" if extras else "."]
@@ -154,12 +170,12 @@ def install(session: nox.Session, settings: Settings, *, profile: bool = False) 
     groups = [f"--group={group}" for group in settings.test_groups]
     requirements = [arg for name in settings.test_requirements for arg in ("-r", name)]
     toolkit = ".memwise[profile]" if profile else ".memwise"
-    pinned = lock_constraints(session, settings)
-    session.install(*project, *groups, *requirements, *settings.test_packages, "-e", toolkit,
-                    *pinned)  # fmt: skip
+    return [*project, *groups, *requirements, *settings.test_packages, "-e", toolkit]
 
 
-def lock_constraints(session: nox.Session, settings: Settings) -> list[str]:
+def lock_constraints(
+    session: nox.Session, settings: Settings, environment: SharedEnvironment
+) -> list[str]:
     """``-c FILE`` with the pins of the project's lock for this Python, or nothing (said)."""
     path = find_lock(settings.root)
     if path is None:
@@ -168,12 +184,11 @@ def lock_constraints(session: nox.Session, settings: Settings) -> list[str]:
             "resolved afresh, at their newest allowed versions"
         )
         return []
-    python = environment_python(Path(session.virtualenv.location)) or ""
     try:
-        lock = read_lock(path, python)
+        lock = read_lock(path, environment.version.rstrip("t"))
     except LockError as error:
         session.error(f"{error}: memwise installs the versions it pins")
-    constraints = Path(session.virtualenv.location) / "memwise-lock-constraints.txt"
+    constraints = environment.location / "memwise-lock-constraints.txt"
     constraints.write_text(lock.constraints(), encoding="utf-8")
     session.log(f"installing the versions {path.name} pins ({len(lock.pins)} packages)")
     return ["-c", str(constraints)]
@@ -215,7 +230,7 @@ def compile_bytecode(session: nox.Session, settings: Settings) -> None:
     ]
     toolkit = settings.root / ".memwise" / "src"
     folders += [
-        session.virtualenv.location,
+        str(shared_env.location(session)),
         *([str(toolkit)] if toolkit.is_dir() else []),
     ]
     # Named anywhere in the project's dependencies (or extras, or groups): compiled as well.
@@ -236,9 +251,7 @@ def bytecode_env(session: nox.Session) -> dict[str, str]:
     """Bytecode of the measuring runs in the session's environment, never beside the
     project's files (its docs/ or tests/ get no __pycache__ from memwise)."""
     return {
-        "PYTHONPYCACHEPREFIX": str(
-            Path(session.virtualenv.location) / "memwise-bytecode"
-        )
+        "PYTHONPYCACHEPREFIX": str(shared_env.location(session) / "memwise-bytecode")
     }
 
 

@@ -46,7 +46,27 @@ def baseline_commit(settings: Settings) -> tuple[str | None, str]:
         )
     if edited.stdout.strip():
         return None, f"{name} has uncommitted changes: its figures come from no commit"
+    if is_shallow_boundary(settings.root, commit):
+        return None, (
+            f"the commit that last changed {name} is older than this shallow clone's history "
+            "(git names the clone's oldest commit instead). CI needs the whole history: "
+            "fetch-depth: 0 on GitHub, GIT_DEPTH: 0 on GitLab"
+        )
     return commit, ""
+
+
+def is_shallow_boundary(root: Path, commit: str) -> bool:
+    """Whether ``commit`` is where a shallow clone's history was cut: git shows it without
+    parents, as if it had added every file, so `git log -- FILE` stops there. The cut commits
+    are listed in the repository's `shallow` file (gitrepository-layout)."""
+    found = subprocess.run(
+        ["git", "rev-parse", "--git-path", "shallow"],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    listed = root / found.stdout.strip() if found.returncode == 0 else None
+    if listed is None or not listed.is_file():
+        return False
+    return commit in listed.read_text(encoding="utf-8").split()
 
 
 def page_name(figure: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import nox
 
-from memwise import gate
+from memwise import gate, shared_env
 from memwise.environment import bytecode_env, compile_bytecode, program_env
 from memwise.manifest import Manifest
 from memwise.pytest_runs import memtest_flags, read_manifest, run_pytest
@@ -81,7 +81,7 @@ def warm_up(
     every later run (a bot fixture, 1.2 MiB: 21 KB more, whatever compileall had written), and
     every CI job starts fresh: one unmeasured run makes its one gate run like the others.
     """
-    marker = Path(session.virtualenv.location) / ".memwise-workload-ran"
+    marker = shared_env.location(session) / ".memwise-workload-ran"
     if marker.exists():
         return
     session.run("memray", "run", "-q", "-f", "-o", str(capture), settings.workload or "",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nox
 
-from memwise import gate, gate_reports
+from memwise import gate, gate_reports, shared_env
 from memwise.environment import install, program_env
 from memwise.measuring import Measurement, measure, tolerance_of
 from memwise.options import HelpShown, OptionsError
@@ -143,16 +143,19 @@ def measure_commit(
         session.error(f"git could not check out {label}: {added.stderr.strip()}")
     try:
         side = load(worktree)
-        with session.chdir(worktree):
-            install_code_of(session, side)
-            require_code_from(session, side, label)
-            return measure(session, side, fresh_folder(into))
+        with shared_env.code_swapped(shared_env.active(session)):
+            try:
+                with session.chdir(worktree):
+                    install_code_of(session, side)
+                    require_code_from(session, side, label)
+                    return measure(session, side, fresh_folder(into))
+            finally:
+                install_code_of(session, settings)
     except SettingsError as error:
         session.error(f"{label}: {error}")
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(worktree)],
                        cwd=settings.root, capture_output=True, check=False)  # fmt: skip
-        install_code_of(session, settings)
 
 
 def install_code_of(session: nox.Session, settings: Settings) -> None:
@@ -160,9 +163,10 @@ def install_code_of(session: nox.Session, settings: Settings) -> None:
     comparison runs its own code. A project that does not build is imported from its folders
     instead (``program_env``)."""
     if settings.installable:
-        session.install(
-            "--no-deps", "--reinstall", "-e", str(settings.root), silent=True
-        )
+        shared_env.pip_install(
+            session, shared_env.active(session), "--no-deps", "--reinstall", "-e",
+            str(settings.root), silent=True,
+        )  # fmt: skip
 
 
 def require_code_from(session: nox.Session, settings: Settings, side: str) -> None:

@@ -7,6 +7,7 @@ The project's noxfile imports it (two lines, see .memwise/README.md); the bodies
 from __future__ import annotations
 
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import nox
@@ -28,7 +29,10 @@ PROFILE_PYTHON = pythons.profile_python(SETTINGS.project)
 # What would do instead, named when the chosen one is missing.
 MEMORY_FITTING = pythons.memory_candidates(SETTINGS.project)
 PROFILE_FITTING = pythons.profile_candidates(SETTINGS.project)
-MEMORY_PURPOSE = "the memory Python: memtest, memgate, baseline and flamegraph share it"
+MEMORY_PURPOSE = (
+    "the memory Python: memtest, memgate, baseline, flamegraph and memdiff share it, and "
+    "one environment on it"
+)
 PROFILE_PURPOSE = (
     "the newest supported Python with scalene wheels"
     if PROFILE_PYTHON
@@ -37,75 +41,80 @@ PROFILE_PURPOSE = (
 )
 
 
-def interpreter(version: str | None) -> str | bool:
-    """The version to declare, or False (no environment) so the session can explain."""
-    return version if version and pythons.find_interpreter(version) else False
+def memory(session: nox.Session) -> AbstractContextManager[object]:
+    """The memory sessions' shared environment, on the memory Python (memwise.shared_env)."""
+    return environment.shared_environment(
+        session, SETTINGS, MEMORY_PYTHON, MEMORY_PURPOSE, MEMORY_FITTING
+    )
 
 
-MEMORY = interpreter(MEMORY_PYTHON)
-PROFILING = interpreter(PROFILE_PYTHON)
-# pip in the environments where the project's own (tox, setuptools) has it: code may import it.
-VENV = ["--seed"] if SETTINGS.seed_pip else []
+def profiling(session: nox.Session) -> AbstractContextManager[object]:
+    """The profile sessions' shared environment, on the newest Python with scalene."""
+    return environment.shared_environment(
+        session,
+        SETTINGS,
+        PROFILE_PYTHON,
+        PROFILE_PURPOSE,
+        PROFILE_FITTING,
+        kind="profile",
+    )
 
 
-@nox.session(venv_params=VENV, python=MEMORY)
+# python=False: no environment of nox's; memwise keeps one shared by these sessions.
+@nox.session(python=False)
 def memtest(session: nox.Session) -> None:
     """Run the tests under pytest-memray: memory budgets enforced, failures' captures kept."""
-    environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE, MEMORY_FITTING)
-    sessions.memtest(session, SETTINGS)
+    with memory(session):
+        sessions.memtest(session, SETTINGS)
 
 
-@nox.session(venv_params=VENV, python=PROFILING, default=False)
+@nox.session(python=False, default=False)
 def profile(session: nox.Session) -> None:
     """Profile CPU and memory line by line with scalene (`-- --help` for its options)."""
-    environment.require_python(
-        session, PROFILE_PYTHON, PROFILE_PURPOSE, PROFILE_FITTING, settable=False
-    )
-    sessions.profile(session, SETTINGS)
+    with profiling(session):
+        sessions.profile(session, SETTINGS)
 
 
-@nox.session(name="profile_view", venv_params=VENV, python=PROFILING, default=False)
+@nox.session(name="profile_view", python=False, default=False)
 def profile_view(session: nox.Session) -> None:
     """Open the last profile in scalene's browser view, with its AI suggestions (interactive)."""
-    environment.require_python(
-        session, PROFILE_PYTHON, PROFILE_PURPOSE, PROFILE_FITTING, settable=False
-    )
-    sessions.profile_view(session, SETTINGS)
+    with profiling(session):
+        sessions.profile_view(session, SETTINGS)
 
 
-@nox.session(venv_params=VENV, python=MEMORY, default=False)
+@nox.session(python=False, default=False)
 def flamegraph(session: nox.Session) -> None:
     """Record a program with memray: flamegraphs and stats (`-- --help` for the options)."""
-    environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE, MEMORY_FITTING)
-    sessions.flamegraph(session, SETTINGS)
+    with memory(session):
+        sessions.flamegraph(session, SETTINGS)
 
 
-@nox.session(venv_params=VENV, python=MEMORY, default=False)
+@nox.session(python=False, default=False)
 def live(session: nox.Session) -> None:
     """Watch a program's memory live in memray's terminal view (interactive; never in CI)."""
-    environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE, MEMORY_FITTING)
-    sessions.live(session, SETTINGS)
+    with memory(session):
+        sessions.live(session, SETTINGS)
 
 
-@nox.session(venv_params=VENV, python=MEMORY, default=False)
+@nox.session(python=False, default=False)
 def memgate(session: nox.Session) -> None:
     """Fail when a memory figure grew past the committed baseline plus its tolerance."""
-    environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE, MEMORY_FITTING)
-    gate_sessions.memgate(session, SETTINGS, MEMORY_PYTHON)
+    with memory(session):
+        gate_sessions.memgate(session, SETTINGS, MEMORY_PYTHON)
 
 
-@nox.session(venv_params=VENV, python=MEMORY, default=False)
+@nox.session(python=False, default=False)
 def baseline(session: nox.Session) -> None:
     """Measure the gate's figures a few times; record medians and noise; commit the file."""
-    environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE, MEMORY_FITTING)
-    gate_sessions.baseline_session(session, SETTINGS, MEMORY_PYTHON)
+    with memory(session):
+        gate_sessions.baseline_session(session, SETTINGS, MEMORY_PYTHON)
 
 
-@nox.session(venv_params=VENV, python=MEMORY, default=False)
+@nox.session(python=False, default=False)
 def memdiff(session: nox.Session) -> None:
     """Compare the working tree's memory figures with a git ref's: `nox -s memdiff -- main`."""
-    environment.require_python(session, MEMORY_PYTHON, MEMORY_PURPOSE, MEMORY_FITTING)
-    memdiff_session.memdiff(session, SETTINGS, MEMORY_PYTHON)
+    with memory(session):
+        memdiff_session.memdiff(session, SETTINGS, MEMORY_PYTHON)
 
 
 @nox.session(python=False, default=False)

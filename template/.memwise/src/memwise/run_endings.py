@@ -14,8 +14,11 @@ from collections.abc import Sequence
 from memwise.manifest import Manifest, Problem
 
 USAGE = (
-    "pytest refused its arguments (a usage error, exit code 4) and ran no test: check the "
-    "arguments after `--` and [tool.memwise] pytest-args against pytest's message above"
+    "pytest refused its arguments (a usage error, exit code 4) and ran no test; its message "
+    "is above. The arguments come from the addopts of your pytest configuration, [tool.memwise] "
+    "pytest-args and those after `--`. An option pytest does not know (--cov, say) belongs to "
+    "a plugin that is not installed in the session's environment: add the plugin to your test "
+    "dependencies (a test group or extra, or test-requirements in [tool.memwise])"
 )
 NOT_COLLECTED = (
     "pytest collected no test (exit code 5): check testpaths in your pytest configuration and "

@@ -96,6 +96,17 @@ class Settings:
         return "build-system" in self.project
 
     @property
+    def extras_from_backend(self) -> bool:
+        """Whether the test extra is the build backend's to tell (dynamic extras, none named
+        in test-extras): ``memwise.backend_extras`` asks it."""
+        dynamic = self.project.get("project", {}).get("dynamic", [])
+        return (
+            self.installable
+            and not self.test_extras
+            and "optional-dependencies" in dynamic
+        )
+
+    @property
     def import_paths(self) -> list[Path]:
         """Folders a program of an uninstallable project imports the project's code from."""
         return [folder for folder in (self.root / "src", self.root) if folder.is_dir()]
