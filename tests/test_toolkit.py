@@ -741,6 +741,12 @@ def test_the_shared_environment_is_rebuilt_when_what_decides_its_packages_change
         assert now not in seen
         seen.add(now)
     assert shared_env.inputs(tmp_path, environment, [*command, "--group=test"]) not in seen
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "test.txt").write_text("pytest\n")
+    named = [*command, "-r", "ci/test.txt"]  # test-requirements naming a file of its own
+    first = shared_env.inputs(tmp_path, environment, named)
+    (tmp_path / "ci" / "test.txt").write_text("pytest\npytest-cov\n")
+    assert shared_env.inputs(tmp_path, environment, named) != first
     other = shared_env.SharedEnvironment(environment.location, sys.executable, "3.12")
     assert shared_env.inputs(tmp_path, other, command) not in seen
     # Current only once marked, and only for the same inputs.

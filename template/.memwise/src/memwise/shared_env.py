@@ -104,6 +104,8 @@ def inputs(root: Path, environment: SharedEnvironment, command: Sequence[str]) -
             for path in sorted(root.glob("requirements*.txt"))
         ),
         *(str(path.relative_to(root)) for path in sorted(root.glob("requirements/*"))),
+        # and any file the command names (test-requirements may point anywhere)
+        *(argument for argument in command if (root / argument).is_file()),
     ]
     digests = {
         name: hashlib.sha256((root / name).read_bytes()).hexdigest()
