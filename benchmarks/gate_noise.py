@@ -101,6 +101,10 @@ def main() -> int:
     parser.add_argument("--regressed-runs", type=int, default=10, help="gate runs per growth")
     parser.add_argument("--growths", default="2", help="growths in percent, e.g. 1,2")
     parser.add_argument(
+        "--kinds", default=",".join(KINDS),
+        help=f"the figures grown, one at a time (default: all: {', '.join(KINDS)})",
+    )  # fmt: skip
+    parser.add_argument(
         "--baseline-runs", type=int, default=5, help="measuring runs of the baseline"
     )
     parser.add_argument(
@@ -113,6 +117,9 @@ def main() -> int:
     )  # fmt: skip
     args = parser.parse_args()
     growths = [float(g) for g in args.growths.split(",") if g]
+    kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
+    if unknown := sorted(set(kinds) - set(KINDS)):
+        parser.error(f"unknown kind(s) {unknown}: choose from {', '.join(KINDS)}")
     work = Path(tempfile.mkdtemp(prefix="memwise-gate-"))
     durations: list[float] = []
     results: list[str] = []
@@ -138,7 +145,8 @@ def main() -> int:
                     change = abs(size - baseline[name]) / baseline[name]
                     deviation[name] = max(deviation[name], change)
         if args.project == "example":
-            for kind, (figure, grow) in KINDS.items():
+            for kind in kinds:
+                figure, grow = KINDS[kind]
                 for percent in growths:
                     git(project, "checkout", "-q", "--", ".")
                     grow(project, int(baseline[figure] * percent / 100))

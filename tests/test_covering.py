@@ -1,6 +1,6 @@
 """A covering subset of the answers, one render per Python, runs its lint and memory sessions
-green: together they run the example service's memtest, baseline, memgate and profile on every
-supported Python (slow)."""
+green: together they run the example service's memtest and profile on every supported Python,
+and its gate (baseline, memgate) on two (slow)."""
 
 from __future__ import annotations
 
@@ -61,9 +61,12 @@ def test_covering_subset_runs_lint_and_memory_sessions_green(tmp_path, answers) 
     assert measured[1] == measured[2]  # every test, async ones included
     if once:
         assert (project / "reports" / "flamegraph" / "flamegraph.html").is_file()
+    # The gate on the first render and on the newest Python (the likeliest to break a tool):
+    # its arithmetic does not depend on the Python, and memtest already ran memray on each.
     # One measuring run for the baseline: this checks the sessions, not the gate's noise.
-    nox(project, "-s", "baseline", "--", "--runs", "1")
-    assert f"memory gate passed on Python {version}" in nox(project, "-s", "memgate").stderr
+    if once or version == NEWEST:
+        nox(project, "-s", "baseline", "--", "--runs", "1")
+        assert f"memory gate passed on Python {version}" in nox(project, "-s", "memgate").stderr
     profile = nox(project, "-s", "profile", check=False)
     if version in SCALENE_PYTHONS:
         assert profile.returncode == 0, profile.stderr

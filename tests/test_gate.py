@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from memwise import baseline, diffgraph, gate, gate_diffs, gate_reports, settings
 from memwise.manifest import Manifest, TestRecord
+from memwise.options import parse_baseline_runs
 
 from tests import growth
 from tests.helpers import ARTIFACTS, browse, nox, render, run, session_env
@@ -240,15 +241,23 @@ def test_a_shallow_clone_names_no_baseline_commit_it_cannot_see(tmp_path: Path) 
     assert found[10] == (recorded, "")
 
 
+def test_the_baseline_measures_five_times_unless_told(default_project: Path) -> None:
+    runs = settings.load(default_project).gate_runs  # the render's [tool.memwise.gate] runs
+    assert parse_baseline_runs([], runs) == 5
+    assert parse_baseline_runs(["--runs", "3"], runs) == 3
+
+
 @pytest.mark.slow
 def test_gate_catches_two_percent_and_says_where_memory_grew(tmp_path) -> None:
     project = render(tmp_path / "gated")
     git(project, "init", "-q")
-    nox(project, "-s", "baseline")
+    # Three measuring runs, not the render's five (test_the_baseline_measures_five_times...):
+    # enough for a noise band, and each run is seconds of memray.
+    nox(project, "-s", "baseline", "--", "--runs", "3")
     recorded = tomllib.loads((project / "memory-baseline.toml").read_text())
     ((env, table),) = recorded["environments"].items()
     assert env.startswith("3.15-")  # the memory Python
-    assert table["runs"] == 5  # the default of [tool.memwise.gate] runs
+    assert table["runs"] == 3
     assert {"workload peak", "workload total allocated"} <= set(table["figures"])
     assert set(table["noise"]) == set(table["figures"])
     assert any(name.startswith("tests/test_memory.py::") for name in table["figures"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import nox, render, run
@@ -36,10 +36,30 @@ one_line = (
 broken = st.tuples(one_line, st.sampled_from(BREAKS), one_line).map("".join)
 
 
+# A render per example (about a second, where the other property tests take milliseconds and
+# the "ci" profile's 100 examples): 10 in the fast set, 30 more in the slow one. 100 took three
+# minutes of the suite's time.
+@settings(max_examples=10)
 @given(description=one_line, author=one_line)
 def test_free_text_reads_back_exactly_from_every_file(
     tmp_path_factory: pytest.TempPathFactory, description: str, author: str
 ) -> None:
+    reads_back_exactly(tmp_path_factory, description, author)
+
+
+@pytest.mark.slow
+@settings(max_examples=30)
+@given(description=one_line, author=one_line)
+def test_more_free_text_reads_back_exactly_from_every_file(
+    tmp_path_factory: pytest.TempPathFactory, description: str, author: str
+) -> None:
+    reads_back_exactly(tmp_path_factory, description, author)
+
+
+def reads_back_exactly(
+    tmp_path_factory: pytest.TempPathFactory, description: str, author: str
+) -> None:
+    """Render with these answers; each file that holds them holds them verbatim."""
     destination = tmp_path_factory.mktemp("free-text") / "project"
     render(destination, description=description, author_name=author)
     project = tomllib.loads((destination / "pyproject.toml").read_text(encoding="utf-8"))

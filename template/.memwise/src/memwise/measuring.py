@@ -6,6 +6,7 @@ baseline and memdiff all measure through here, so their figures compare.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,29 +40,33 @@ MEASURING_ENV = {"PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"}
 
 def measure(session: nox.Session, settings: Settings, reports: Path) -> Measurement:
     """The gate's figures: the workload's peak and total allocated (and its bytes per call
-    site), and each budgeted test's peak."""
+    site), and each budgeted test's peak.
+
+    The workload (recorded, then read by ``memray stats``) runs beside the tests: two
+    processes whose allocations do not depend on each other, and on two cores a measuring run
+    then takes the longer of the two rather than their sum.
+    """
     figures: dict[str, int] = {}
-    stats: dict[str, Any] = {}
     compile_bytecode(session, settings)
     env = {**program_env(settings), **MEASURING_ENV, **bytecode_env(session)}
-    if settings.workload:
-        capture = reports / "workload.bin"
-        warm_up(session, settings, capture, env)
-        session.run("memray", "run", "-q", "-f", "-o", str(capture), settings.workload,
-                    env=env, silent=True)  # fmt: skip
-        stats_json = reports / "stats.json"
-        session.run("memray", "stats", "--json", "-n", str(SITES), "-f", "-o", str(stats_json),
-                    str(capture), silent=True)  # fmt: skip
-        stats = json.loads(stats_json.read_text(encoding="utf-8"))
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        workload = (
+            beside.submit(measure_workload, session, settings, reports, env)
+            if settings.workload
+            else None
+        )
+        flags = memtest_flags(settings, reports, "gate")
+        code = run_pytest(
+            # pytest's cache inside the reports: the project's .pytest_cache stays as it was
+            # (and pytest-memray before 1.11 fails every limit_memory test without a cache
+            # plugin).
+            session, settings, *flags, "-m", "limit_memory or limit_leaks",
+            "-o", f"cache_dir={reports / '.pytest_cache'}",
+            "--hide-memray-summary", "-q", env=env,
+        )  # fmt: skip
+        stats = workload.result() if workload is not None else {}
+    if stats:
         figures.update(gate.workload_figures(stats))
-    flags = memtest_flags(settings, reports, "gate")
-    code = run_pytest(
-        # pytest's cache inside the reports: the project's .pytest_cache stays as it was (and
-        # pytest-memray before 1.11 fails every limit_memory test without a cache plugin).
-        session, settings, *flags, "-m", "limit_memory or limit_leaks",
-        "-o", f"cache_dir={reports / '.pytest_cache'}",
-        "--hide-memray-summary", "-q", env=env,
-    )  # fmt: skip
     manifest = read_manifest(session, settings, reports, code, may_select_none=True)
     figures.update(gate.figures_of_tests(manifest))
     if not figures:
@@ -70,6 +75,21 @@ def measure(session: nox.Session, settings: Settings, reports: Path) -> Measurem
             'memory budget (@pytest.mark.limit_memory("64 MB")); see .memwise/README.md'
         )
     return Measurement(figures, gate.call_sites(stats, settings.root), stats, manifest)
+
+
+def measure_workload(
+    session: nox.Session, settings: Settings, reports: Path, env: dict[str, str]
+) -> dict[str, Any]:
+    """The workload recorded by memray, and what ``memray stats`` reads of its capture."""
+    capture = reports / "workload.bin"
+    warm_up(session, settings, capture, env)
+    session.run("memray", "run", "-q", "-f", "-o", str(capture), settings.workload or "",
+                env=env, silent=True)  # fmt: skip
+    stats_json = reports / "stats.json"
+    session.run("memray", "stats", "--json", "-n", str(SITES), "-f", "-o", str(stats_json),
+                str(capture), silent=True)  # fmt: skip
+    stats: dict[str, Any] = json.loads(stats_json.read_text(encoding="utf-8"))
+    return stats
 
 
 def warm_up(

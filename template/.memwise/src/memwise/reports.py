@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import nox
+
+from memwise.sizes import mib
 
 MAX_STEM = 200  # file names stop at 255 bytes; room for "-leaks.html"
 
@@ -28,12 +32,16 @@ def fresh_folder(folder: Path) -> Path:
 
 
 def flamegraphs(
-    session: nox.Session, capture: Path, stem: Path, test: str | None = None
+    session: nox.Session,
+    capture: Path,
+    stem: Path,
+    test: str | None = None,
+    also: Sequence[Sequence[str]] = (),
 ) -> list[Path]:
     """Self-contained (offline) flamegraphs of a capture: peak memory, and what was not freed;
     for a test's capture (``test``: its node id) first a page that starts at the test function,
     the runner's frames left out. Each capture is drawn once per run, however many messages
-    name it.
+    name it. ``also``: more commands on the capture (``memray stats``), run with the drawing.
 
     A stem too long for a file name with its suffixes (a test id of hundreds of characters)
     is cut and made unique with a digest, as pytest-memray does for captures.
@@ -48,16 +56,46 @@ def flamegraphs(
         page.is_file() and page.stat().st_mtime >= capture.stat().st_mtime
         for page in pages
     ):
+        run_together(session, also)
         return pages  # drawn already in this run (a test both over budget and grown)
+    commands = [
+        [
+            "memray",
+            "flamegraph",
+            *flags,
+            "--no-web",
+            "-f",
+            "-o",
+            str(page),
+            str(capture),
+        ]
+        for page, flags in ((peak, []), (leaks, ["--leaks"]))
+    ]
     if test is not None:
         function = test.split("::")[-1].split("[")[0]
-        session.run("python", "-m", "memwise.diffgraph", str(capture), str(capture),
-                    str(pages[0]), "--single", "--from", function, "--title",
-                    f"{test}: memory at its peak, from the test function", silent=True)  # fmt: skip
-    for page, flags in ((peak, []), (leaks, ["--leaks"])):
-        session.run("memray", "flamegraph", *flags, "--no-web", "-f", "-o", str(page),
-                    str(capture), silent=True)  # fmt: skip
+        commands.append(
+            ["python", "-m", "memwise.diffgraph", str(capture), str(capture), str(pages[0]),
+             "--single", "--from", function, "--title",
+             f"{test}: memory at its peak, from the test function"]
+        )  # fmt: skip
+    run_together(session, [*commands, *also])
     return pages
+
+
+def run_together(session: nox.Session, commands: Sequence[Sequence[str]]) -> None:
+    """Run commands that only read one capture all at once, silently.
+
+    Each memray reporter reads the whole capture again (a few seconds for a workload that
+    allocates a gigabyte): drawn one after another they took three times the recording. All
+    at once, rather than one per core, so that the longest starts first whatever the order.
+    The first failure is raised once the others have ended.
+    """
+    if not commands:
+        return
+    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+        done = [pool.submit(session.run, *command, silent=True) for command in commands]
+    for future in done:
+        future.result()
 
 
 def listing(paths: list[Path]) -> str:
@@ -98,4 +136,22 @@ def scalene_top_lines(profile: dict[str, Any], count: int = 5) -> str:
             for where, line in ranked
             if measure(line) > 0
         ]
+    return "\n".join(text)
+
+
+def capture_summary(stats: dict[str, Any], count: int = 5) -> str:
+    """A capture's peak, its total allocated and its largest allocating locations, from
+    ``memray stats --json`` (read from the file rather than running memray's text report,
+    which reads the whole capture once more)."""
+    peak = mib(int(stats.get("metadata", {}).get("peak_memory", 0)))
+    total = mib(int(stats.get("total_bytes_allocated", 0)))
+    allocations = int(stats.get("total_num_allocations", 0))
+    text = [
+        f"\nPeak memory {peak}; {total} allocated in {allocations:,} allocations.",
+        f"Top {count} locations by bytes allocated (memray stats):",
+    ]
+    text += [
+        f"  {mib(int(site['size'])):>14}  {site['location']}"
+        for site in stats.get("top_allocations_by_size", [])[:count]
+    ]
     return "\n".join(text)

@@ -32,7 +32,13 @@ from memwise.pytest_runs import (
     run_pytest,
     workers,
 )
-from memwise.reports import flamegraphs, fresh_folder, listing, scalene_top_lines
+from memwise.reports import (
+    capture_summary,
+    flamegraphs,
+    fresh_folder,
+    listing,
+    scalene_top_lines,
+)
 from memwise.settings import Settings
 from memwise.sizes import mib
 
@@ -246,13 +252,17 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
     for capture in captures:
         # The first capture gets plain names; a forked worker's <capture>.<pid> adds "-<pid>".
         tag = "" if capture == captures[0] else f"-{capture.name.rsplit('.', 1)[1]}"
-        written += flamegraphs(session, capture, reports / f"flamegraph{tag}")
         stats_json = reports / f"stats{tag}.json"
-        session.run(
-            "memray", "stats", "--json", "-f", "-o", str(stats_json), str(capture)
+        stats = ["memray", "stats", "--json", "-f", "-o", str(stats_json), str(capture)]
+        written += flamegraphs(
+            session, capture, reports / f"flamegraph{tag}", also=[stats]
         )
         written += [stats_json, capture]
-    session.run("memray", "stats", str(captures[0]))
+    print(
+        capture_summary(
+            json.loads((reports / "stats.json").read_text(encoding="utf-8"))
+        )
+    )
     if failed is not None and program is not None:
         session.error(
             f"{program.target} failed (exit code {failed.return_code}); reports of its capture:\n"
