@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from memwise import pythons
 
-from tests.helpers import ARTIFACTS, browse, installed, nox, render, run
+from tests.helpers import ARTIFACTS, browse, installed, memory_environment, nox, render, run
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +53,23 @@ def test_memtest_passes_and_shows_the_top_allocators(project: Path) -> None:
     assert (reports / "junit.xml").is_file()
     assert not (reports / "captures").exists(), "passing tests keep no capture"
     assert str(reports / "junit.xml") in result.stderr
+
+
+def test_memtest_writes_its_bytecode_where_writing_bytecode_is_forbidden(project: Path) -> None:
+    # CI images often set PYTHONDONTWRITEBYTECODE. memwise keeps its runs' bytecode in its
+    # environment (PYTHONPYCACHEPREFIX), where Python reads none of the standard library's
+    # own: forbidden to write it there too, each run compiled every import again.
+    nox(project, "-s", "memtest", "--", "-k", "cache")
+    bytecode = memory_environment(project) / "memwise-bytecode"
+    shutil.rmtree(bytecode)
+    nox(project, "-R", "-s", "memtest", "--", "-k", "cache",
+        env={"PYTHONDONTWRITEBYTECODE": "1"})  # fmt: skip
+    # Under a prefix a package's bytecode is <prefix>/<its folder>/__init__.<tag>.pyc.
+    written = {
+        path.parent.name if path.name.startswith("__init__.") else path.name.split(".")[0]
+        for path in bytecode.rglob("*.pyc")
+    }
+    assert {"json", "pytest_memray", "my_service"} <= written, sorted(written)
 
 
 def test_memtest_passes_pytest_arguments_through(project: Path) -> None:

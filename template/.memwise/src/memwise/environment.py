@@ -247,21 +247,31 @@ def compile_bytecode(session: nox.Session, settings: Settings) -> None:
                 success_codes=[0, 1], env=bytecode_env(session))  # fmt: skip
 
 
-def bytecode_env(session: nox.Session) -> dict[str, str]:
-    """Bytecode of the measuring runs in the session's environment, never beside the
-    project's files (its docs/ or tests/ get no __pycache__ from memwise)."""
+def bytecode_env(session: nox.Session) -> dict[str, str | None]:
+    """Bytecode of the sessions' runs in the session's environment, never beside the
+    project's files (its docs/ or tests/ get no __pycache__ from memwise), and written even
+    where PYTHONDONTWRITEBYTECODE is set (CI images often set it).
+
+    Under a prefix Python reads no bytecode of the standard library from beside it: with
+    writing forbidden as well, every run compiled each module it imported again (2 s of a
+    4 s memtest), and a measuring run allocated for it, where a developer's did not.
+    """
     return {
-        "PYTHONPYCACHEPREFIX": str(shared_env.location(session) / "memwise-bytecode")
+        "PYTHONPYCACHEPREFIX": str(shared_env.location(session) / "memwise-bytecode"),
+        "PYTHONDONTWRITEBYTECODE": None,  # nox removes a variable given None
     }
 
 
 def program_env(
     settings: Settings, session: nox.Session | None = None
-) -> dict[str, str]:
+) -> dict[str, str | None]:
     """The environment of a program or pytest: [tool.memwise.env], the project's folders on
     PYTHONPATH when the project is not installable (so a workload can import it), and, given
     the session, its bytecode kept in the session's environment (``bytecode_env``)."""
-    env = {**settings.env, **(bytecode_env(session) if session is not None else {})}
+    env: dict[str, str | None] = {
+        **settings.env,
+        **(bytecode_env(session) if session is not None else {}),
+    }
     if not settings.installable:
         paths = [str(path) for path in settings.import_paths]
         env["PYTHONPATH"] = os.pathsep.join(

@@ -78,7 +78,7 @@ def measure(session: nox.Session, settings: Settings, reports: Path) -> Measurem
 
 
 def measure_workload(
-    session: nox.Session, settings: Settings, reports: Path, env: dict[str, str]
+    session: nox.Session, settings: Settings, reports: Path, env: dict[str, str | None]
 ) -> dict[str, Any]:
     """The workload recorded by memray, and what ``memray stats`` reads of its capture."""
     capture = reports / "workload.bin"
@@ -93,7 +93,7 @@ def measure_workload(
 
 
 def warm_up(
-    session: nox.Session, settings: Settings, capture: Path, env: dict[str, str]
+    session: nox.Session, settings: Settings, capture: Path, env: dict[str, str | None]
 ) -> None:
     """Run the workload once, unmeasured, in an environment where it never ran.
 

@@ -23,7 +23,7 @@ def run_pytest(
     session: nox.Session,
     settings: Settings,
     *args: str,
-    env: dict[str, str] | None = None,
+    env: dict[str, str | None] | None = None,
 ) -> int:
     """Run pytest with the project's settings; its exit code (pytest's own meanings).
 
