@@ -5,7 +5,9 @@ For each fixture of tests/existing_projects.py it adds memwise the documented wa
 `nox -s memtest` once (building its environment), then times, paired and `--runs` times, the
 pytest command memtest runs and the project's own plain pytest in the same environment (without
 memray's plugins), and prints the medians and the median ratio. Both run in one process (memtest's
-default for an existing project). docs/benchmarks.md quotes the figures.
+default for an existing project). For a fixture that names a workload it also times `nox -R -s
+flamegraph` and `nox -R -s profile` against the workload run plainly, each in its session's
+environment. docs/benchmarks.md quotes the figures.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "template" / ".memwise" / "src"))
 from gate_noise import make_project  # adds memwise to a fixture, the documented way
+from memwise.environment import program_env
 from memwise.settings import load
-from speed import BIN, ENV, paired  # the speed benchmark's timing
+from speed import BIN, ENV, paired, workload_ratio  # the speed benchmark's timing
 
 from tests.existing_projects import PROJECTS
 from tests.helpers import memory_environment, session_env
@@ -45,14 +48,20 @@ def main() -> int:
     parser.add_argument("--projects", default=",".join(p.name for p in PROJECTS))
     args = parser.parse_args()
     ENV.update(session_env())  # every installed Python on PATH, bytecode written
+    outer = dict(ENV)
     work = Path(tempfile.mkdtemp(prefix="memwise-existing-"))
     rows = []
+    sessions: list[tuple[str, str, float, float, float]] = []
     try:
         for name in args.projects.split(","):
             project = make_project(name, work)
             memtest = memtest_pytest_command(project)
             settings = load(project)
-            ENV.update(settings.env)  # what its tests need ([tool.memwise.env]), as memtest sets it
+            # What its tests and workload need, as memtest sets it: [tool.memwise.env], and its
+            # folders on PYTHONPATH when it is not installable. This fixture's only.
+            ENV.clear()
+            ENV.update(outer)
+            ENV.update({k: v for k, v in program_env(settings).items() if v is not None})
             own = list(settings.pytest_args)  # what the project deselects, as memtest does
             plain = [memtest[0], "-q", "-p", "no:memray", "-p", "no:memwise", *own]
             pairs = paired(memtest, plain, project, args.runs)
@@ -62,6 +71,8 @@ def main() -> int:
                 statistics.median(p for _, p in pairs),
                 statistics.median(m / p for m, p in pairs),
             ))  # fmt: skip
+            if settings.workload:
+                sessions += session_ratios(name, project, settings.workload, args.runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nmemtest against the project's own plain pytest (medians of {args.runs} pairs):")
@@ -69,7 +80,37 @@ def main() -> int:
     print("| --- | --- | --- | --- |")
     for name, memtest_s, plain_s, ratio in rows:
         print(f"| {name} | {memtest_s:.2f} s | {plain_s:.2f} s | {ratio:.2f}x |")
+    if sessions:
+        print(f"\nreused sessions against the workload run plainly (medians of {args.runs} pairs):")
+        print("| fixture | session | session | workload alone | ratio |")
+        print("| --- | --- | --- | --- | --- |")
+        for name, session, seconds, alone, ratio in sessions:
+            print(
+                f"| {name} | nox -R -s {session} | {seconds:.2f} s | {alone:.2f} s | {ratio:.2f}x |"
+            )
     return 0
+
+
+def session_ratios(
+    name: str, project: Path, workload: str, runs: int
+) -> list[tuple[str, str, float, float, float]]:
+    """flamegraph and profile, reused, each against the workload in its own environment."""
+    subprocess.run([str(BIN / "nox"), "-s", "profile"], cwd=project, env=ENV,
+                   capture_output=True, check=True)  # fmt: skip
+    (profile_environment,) = project.glob(".nox/memwise-profile-*")
+    ratios = []
+    for session, environment in [
+        ("flamegraph", memory_environment(project)),
+        ("profile", profile_environment),
+    ]:
+        pairs = workload_ratio(session, project, environment / "bin" / "python", workload, runs)
+        ratios.append((
+            name, session,
+            statistics.median(with_session for with_session, _ in pairs),
+            statistics.median(alone for _, alone in pairs),
+            statistics.median(with_session / alone for with_session, alone in pairs),
+        ))  # fmt: skip
+    return ratios
 
 
 if __name__ == "__main__":

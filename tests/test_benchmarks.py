@@ -101,10 +101,17 @@ def test_gate_noise_benchmark_counts_failures_on_both_sides() -> None:
 
 
 def test_existing_projects_benchmark_reports_the_ratio() -> None:
-    output = run_benchmark("existing_ratio.py", "--runs", "1", "--projects", "hatchsvc")
+    # bot names a workload: its flamegraph and profile are timed against it as well.
+    output = run_benchmark("existing_ratio.py", "--runs", "1", "--projects", "bot")
     assert re.search(
-        r"^\| hatchsvc \| \d+\.\d\d s \| \d+\.\d\d s \| \d+\.\d\dx \|$", output, re.MULTILINE
+        r"^\| bot \| \d+\.\d\d s \| \d+\.\d\d s \| \d+\.\d\dx \|$", output, re.MULTILINE
     ), output
+    for session in ("flamegraph", "profile"):
+        assert re.search(
+            rf"^\| bot \| nox -R -s {session} \| [\d.]+ s \| [\d.]+ s \| \d+\.\d\dx \|$",
+            output,
+            re.MULTILINE,
+        ), output
 
 
 def test_runtime_benchmark_reports_the_watch_thread_and_each_mode() -> None:

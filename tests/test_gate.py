@@ -253,7 +253,9 @@ def test_gate_catches_two_percent_and_says_where_memory_grew(tmp_path) -> None:
     git(project, "init", "-q")
     # Three measuring runs, not the render's five (test_the_baseline_measures_five_times...):
     # enough for a noise band, and each run is seconds of memray.
-    nox(project, "-s", "baseline", "--", "--runs", "3")
+    recorded_log = nox(project, "-s", "baseline", "--", "--runs", "3").stderr
+    # Bytecode written once, before the first run: the code does not change between runs.
+    assert recorded_log.count(" -m compileall ") == 1, recorded_log
     recorded = tomllib.loads((project / "memory-baseline.toml").read_text())
     ((env, table),) = recorded["environments"].items()
     assert env.startswith("3.15-")  # the memory Python

@@ -234,6 +234,7 @@ def baseline_session(session: nox.Session, settings: Settings, python: str) -> N
             session,
             settings,
             fresh_folder(settings.root / settings.reports / "baseline"),
+            compiled=number > 0,
         )
         if run.manifest.failed:
             session.error(

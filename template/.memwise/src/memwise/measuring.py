@@ -38,16 +38,20 @@ class Measurement:
 MEASURING_ENV = {"PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"}
 
 
-def measure(session: nox.Session, settings: Settings, reports: Path) -> Measurement:
+def measure(
+    session: nox.Session, settings: Settings, reports: Path, *, compiled: bool = False
+) -> Measurement:
     """The gate's figures: the workload's peak and total allocated (and its bytes per call
-    site), and each budgeted test's peak.
+    site), and each budgeted test's peak. ``compiled``: this session wrote the bytecode for
+    an earlier run of the same code (baseline's runs after its first), so it is current.
 
     The workload (recorded, then read by ``memray stats``) runs beside the tests: two
     processes whose allocations do not depend on each other, and on two cores a measuring run
     then takes the longer of the two rather than their sum.
     """
     figures: dict[str, int] = {}
-    compile_bytecode(session, settings)
+    if not compiled:
+        compile_bytecode(session, settings)
     env = {**program_env(settings), **MEASURING_ENV, **bytecode_env(session)}
     with ThreadPoolExecutor(max_workers=1) as beside:
         workload = (
