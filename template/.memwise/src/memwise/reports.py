@@ -58,17 +58,9 @@ def flamegraphs(
     ):
         run_together(session, also)
         return pages  # drawn already in this run (a test both over budget and grown)
+    into = ["--no-web", "-f", "-o"]
     commands = [
-        [
-            "memray",
-            "flamegraph",
-            *flags,
-            "--no-web",
-            "-f",
-            "-o",
-            str(page),
-            str(capture),
-        ]
+        ["memray", "flamegraph", *flags, *into, str(page), str(capture)]
         for page, flags in ((peak, []), (leaks, ["--leaks"]))
     ]
     if test is not None:
