@@ -49,6 +49,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def locks(session: nox.Session) -> None:
+    """Resolve the uv.lock a new render ships (locks/), after a dependency of the template
+    changed (`-- --upgrade`: the newest allowed versions). Needs PyPI."""
+    install(session, "test")
+    session.run("python", "scripts/render_locks.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Lint this repository with its pre-commit hooks (the renders are linted by the tests)."""
     install(session, "lint")

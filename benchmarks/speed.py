@@ -6,12 +6,12 @@ machines are noisy. The figures and the method are in docs/benchmarks.md.
 
 1. render: `copier copy --defaults` of a clean clone of this repository (HEAD) into a new folder.
 2. time to green: the render plus the first `nox -s memtest` in it (creating its environment
-   and installing pytest, memray and pytest-memray with uv).
+   and installing pytest, memray and pytest-memray with uv, from the uv.lock the render ships).
 3. reused memtest: `nox -R -s memtest`, each run followed by the very pytest command it runs,
    called directly in the session's environment; the median difference is what nox adds.
-4. resolution: `uv lock` alone in each project of step 2 (its uv.lock removed first). This is the
-   part of the time to green that waits on the package index, so it shows how much of a slow
-   run the index's latency explains.
+4. resolution: `uv lock` alone in each project of step 2 (its uv.lock removed first): what the
+   first memtest would spend on the package index if the render shipped no lock (until
+   2026-11-27 it did not, and this was part of the time to green).
 5. memtest against plain pytest: memtest's pytest command and plain pytest (`-p no:memray
    -p no:memwise`) with the same pytest-xdist workers, in the same environment, paired, on the
    render's own suite, on 400 generated small tests (a few allocations each: memray's cost per
@@ -287,7 +287,7 @@ def main() -> int:
     print(f"\nmedians of {args.runs} runs, warm uv cache, Python {sys.version.split()[0]}, {when}")
     show("render (copier copy --defaults)", render_median, render_samples)
     show("time to green (render + first memtest)", green_median, green_samples)
-    show("resolving alone (uv lock: index round trips)", lock_median, lock_samples)
+    show("resolving without the shipped lock (uv lock)", lock_median, lock_samples)
     show("nox -R -s memtest (reused environment)", statistics.median(nox_samples), nox_samples)
     show("the same pytest command, run directly", statistics.median(bare_samples), bare_samples)
     print(

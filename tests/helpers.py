@@ -15,7 +15,7 @@ from pathlib import Path
 import copier
 
 TEMPLATE = Path(__file__).parents[1]
-TEMPLATE_FILES = ["copier.yml", "template", "licenses"]
+TEMPLATE_FILES = ["copier.yml", "template", "licenses", "locks"]
 TOOLKIT = TEMPLATE / "template" / ".memwise"
 # Both packages of .memwise on a PYTHONPATH: the toolkit imports the runtime (its sizes).
 TOOLKIT_PATH = os.pathsep.join([str(TOOLKIT / "src"), str(TOOLKIT / "runtime" / "src")])

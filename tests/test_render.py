@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import nox_sessions, run, session_names
+from tests.helpers import nox_sessions, render, run, session_names
 
 EXPECTED_SESSIONS = {
     "lint", "tests", "memtest", "profile", "flamegraph", "memgate", "baseline", "memdiff", "memhistory", "live",
@@ -188,6 +188,31 @@ def test_package_name_follows_the_project_name(render_project) -> None:
     assert (
         "from order_tracker_api.cache import" in (project / "tests" / "test_cache.py").read_text()
     )
+
+
+@pytest.mark.parametrize("python_min", ["3.11", "3.12", "3.13", "3.14", "3.15"])
+def test_a_new_project_starts_with_a_lock_that_uv_finds_current(
+    render_project, python_min: str
+) -> None:
+    # The name needs normalizing (PEP 503), as the lock names the project: "acme-billing-svc".
+    project = render_project(
+        project_name="Acme_Billing..Svc", package_name="billing", python_min=python_min
+    )
+    rendered = (project / "uv.lock").read_bytes()
+    # --locked: uv fails if the lock does not match pyproject.toml (a dependency of the template
+    # changed without `nox -s locks`); --offline: nothing to resolve or fetch to tell.
+    run(["uv", "lock", "--locked", "--offline"], project)
+    assert (project / "uv.lock").read_bytes() == rendered
+    assert f'requires-python = ">={python_min}"' in rendered.decode()
+
+
+def test_an_existing_project_gets_no_lock_of_memwise(tmp_path: Path) -> None:
+    project = tmp_path / "existing"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "theirs"\nversion = "1"\n')
+    (project / "poetry.lock").write_text("# theirs\n")
+    render(project, project_type="existing")
+    assert not (project / "uv.lock").exists()
 
 
 def test_default_render_follows_the_scientific_python_guidelines(default_project: Path) -> None:

@@ -45,8 +45,11 @@ def test_lint_session_passes_on_the_render(project: Path) -> None:
     nox(project, "-s", "lint")
 
 
-def test_memtest_passes_and_shows_the_top_allocators(project: Path) -> None:
+def test_memtest_passes_and_shows_the_top_allocators(project: Path, tmp_path: Path) -> None:
     result = nox(project, "-s", "memtest")
+    # It installed from the lock the render shipped, which uv found current: nothing resolved.
+    shipped = render(tmp_path / "fresh") / "uv.lock"
+    assert (project / "uv.lock").read_bytes() == shipped.read_bytes()
     assert "Allocation results for tests/test_memory.py::" in result.stdout
     assert re.search(r"\d+ passed", result.stdout)
     reports = project / "reports" / "memtest"
