@@ -45,11 +45,25 @@ def test_lint_session_passes_on_the_render(project: Path) -> None:
     nox(project, "-s", "lint")
 
 
+# Where Python looks for tabnanny's bytecode under memwise's prefix, and whether it is there.
+SEEDED_TABNANNY = """\
+import importlib.util, pathlib, sys
+import tabnanny
+sys.pycache_prefix = str(pathlib.Path(sys.prefix) / "memwise-bytecode")
+print(pathlib.Path(importlib.util.cache_from_source(tabnanny.__file__)).is_file())
+"""
+
+
 def test_memtest_passes_and_shows_the_top_allocators(project: Path, tmp_path: Path) -> None:
     result = nox(project, "-s", "memtest")
     # It installed from the lock the render shipped, which uv found current: nothing resolved.
     shipped = render(tmp_path / "fresh") / "uv.lock"
     assert (project / "uv.lock").read_bytes() == shipped.read_bytes()
+    # Its bytecode prefix holds the interpreter's own standard-library bytecode, even of a
+    # module nothing here imports (tabnanny): the first run compiled none of it again.
+    python = memory_environment(project) / "bin" / "python"
+    seeded = run([str(python), "-c", SEEDED_TABNANNY], project).stdout.strip()
+    assert seeded == "True", seeded
     assert "Allocation results for tests/test_memory.py::" in result.stdout
     assert re.search(r"\d+ passed", result.stdout)
     reports = project / "reports" / "memtest"

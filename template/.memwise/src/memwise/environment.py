@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nox
 
-from memwise import backend_extras, shared_env
+from memwise import backend_extras, shared_env, stdlib_bytecode
 from memwise.locks import LockError, find_lock, read_lock
 from memwise.pythons import find_interpreter
 from memwise.settings import Settings
@@ -135,6 +135,7 @@ def install(session: nox.Session, settings: Settings, *, profile: bool = False) 
     )
     shared_env.create(session, environment, settings.seed_pip)
     ignore_in_git(environment.location.parent)
+    seed_stdlib_bytecode(session, environment)
     if group:
         session.run(shared_env.uv(), *command, "--python", str(environment.python),
                     env={"UV_PROJECT_ENVIRONMENT": str(environment.location)})  # fmt: skip
@@ -247,6 +248,20 @@ def compile_bytecode(session: nox.Session, settings: Settings) -> None:
                 success_codes=[0, 1], env=bytecode_env(session))  # fmt: skip
 
 
+def seed_stdlib_bytecode(session: nox.Session, environment: SharedEnvironment) -> None:
+    """Give the environment's bytecode prefix the interpreter's own standard-library bytecode
+    (``memwise.stdlib_bytecode``): otherwise each process of the first run compiles every
+    standard module it imports again."""
+    # -I: isolated, so that neither the script's folder nor PYTHON* variables change imports.
+    script = stdlib_bytecode.__file__
+    prefix = str(bytecode_prefix(environment))
+    session.run(str(environment.python), "-I", script, prefix, silent=True)
+
+
+def bytecode_prefix(environment: SharedEnvironment) -> Path:
+    return environment.location / "memwise-bytecode"
+
+
 def bytecode_env(session: nox.Session) -> dict[str, str | None]:
     """Bytecode of the sessions' runs in the session's environment, never beside the
     project's files (its docs/ or tests/ get no __pycache__ from memwise), and written even
@@ -257,7 +272,7 @@ def bytecode_env(session: nox.Session) -> dict[str, str | None]:
     4 s memtest), and a measuring run allocated for it, where a developer's did not.
     """
     return {
-        "PYTHONPYCACHEPREFIX": str(shared_env.location(session) / "memwise-bytecode"),
+        "PYTHONPYCACHEPREFIX": str(bytecode_prefix(shared_env.active(session))),
         "PYTHONDONTWRITEBYTECODE": None,  # nox removes a variable given None
     }
 
