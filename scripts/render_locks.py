@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,11 +26,15 @@ import copier
 import yaml
 
 ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT))  # the repository root: the tests' helpers
+from tests.helpers import template_source
+
 LOCKS = ROOT / "locks"
 LOCK_TEMPLATE = "uv.lock.jinja"
 # The render's name while resolving; the lock names the project by its normalized name (PEP 503).
 PLACEHOLDER = "memwise-lock-placeholder"
 NAME_EXPRESSION = "{{ project_name | lower | regex_replace('[-_.]+', '-') }}"
+SESSION_VARIABLES = {"VIRTUAL_ENV", "UV_PYTHON", "UV_PROJECT_ENVIRONMENT", "UV_SYSTEM_PYTHON"}
 JINJA_DELIMITERS = ("{{", "{%", "{#")  # what starts Jinja syntax; a closing one alone is text
 
 
@@ -44,17 +47,10 @@ def python_mins() -> list[str]:
     return [str(version) for version in config["python_min"]["choices"]]
 
 
-def template_without_lock(work: Path) -> Path:
-    """The template's working tree without its lock: a render to resolve from."""
-    source = work / "template-source"
-    source.mkdir()
-    for name in ("copier.yml", "template", "licenses"):  # not locks: resolved afresh
-        if (ROOT / name).is_dir():
-            shutil.copytree(
-                ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy2(ROOT / name, source / name)
+def template_without_lock() -> Path:
+    """The template's working tree, as the tests render it, without its lock: a render to
+    resolve from (a python_min new to copier.yml has no lock to include yet)."""
+    source = template_source()
     (source / "template" / LOCK_TEMPLATE).unlink()
     return source
 
@@ -68,7 +64,10 @@ def resolve(source: Path, python_min: str, project: Path, upgrade: bool) -> str:
     if kept.is_file() and not upgrade:  # uv keeps the pins that still satisfy the template
         text = kept.read_text(encoding="utf-8").replace(NAME_EXPRESSION, PLACEHOLDER)
         (project / "uv.lock").write_text(text, encoding="utf-8")
-    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    # Any installed Python the project allows: not nox's session's, which uv would take from
+    # these variables and refuse for a newer python_min.
+    env = {name: value for name, value in os.environ.items() if name not in SESSION_VARIABLES}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
     subprocess.run(
         ["uv", "lock", "--quiet", *(["--upgrade"] if upgrade else [])],
         cwd=project, env=env, check=True,
@@ -90,16 +89,20 @@ def as_template(lock: str, python_min: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--upgrade", action="store_true", help="the newest allowed versions")
+    parser.add_argument(
+        "--into", type=Path, default=LOCKS, help="write the locks there instead of locks/"
+    )
     args = parser.parse_args()
-    LOCKS.mkdir(exist_ok=True)
+    args.into.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="memwise-locks-") as folder:
         work = Path(folder)
-        source = template_without_lock(work)
+        source = template_without_lock()
         for python_min in python_mins():
             print(f"resolving for python_min {python_min} ...", flush=True)
             lock = resolve(source, python_min, work / python_min, args.upgrade)
-            lock_path(python_min).write_text(as_template(lock, python_min), encoding="utf-8")
-            print(f"  wrote {lock_path(python_min).relative_to(ROOT)}")
+            written = args.into / lock_path(python_min).name
+            written.write_text(as_template(lock, python_min), encoding="utf-8")
+            print(f"  wrote {written}")
     return 0
 
 

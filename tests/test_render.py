@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.helpers import nox_sessions, render, run, session_names
+from tests.helpers import TEMPLATE, nox_sessions, render, run, session_names
 
 EXPECTED_SESSIONS = {
     "lint", "tests", "memtest", "profile", "flamegraph", "memgate", "baseline", "memdiff", "memhistory", "live",
@@ -204,6 +205,15 @@ def test_a_new_project_starts_with_a_lock_that_uv_finds_current(
     run(["uv", "lock", "--locked", "--offline"], project)
     assert (project / "uv.lock").read_bytes() == rendered
     assert f'requires-python = ">={python_min}"' in rendered.decode()
+
+
+@pytest.mark.slow  # resolves five projects (PyPI's index, not GitHub)
+def test_resolving_the_locks_again_keeps_every_pin(tmp_path: Path) -> None:
+    # What `nox -s locks` does after a dependency of the template changed; with none changed,
+    # it writes the very locks the repository holds (uv keeps the pins that still satisfy).
+    run([sys.executable, "scripts/render_locks.py", "--into", str(tmp_path)], TEMPLATE)
+    for kept in sorted((TEMPLATE / "locks").glob("uv-python*.lock")):
+        assert (tmp_path / kept.name).read_text() == kept.read_text(), kept.name
 
 
 def test_an_existing_project_gets_no_lock_of_memwise(tmp_path: Path) -> None:
