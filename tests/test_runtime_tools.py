@@ -50,16 +50,31 @@ def test_follow_fork_reports_every_worker_process(project: Path) -> None:
         peak = (reports / f"flamegraph-{pid}.html").read_text(encoding="utf-8")
         assert "render_report" in peak  # the worker's own allocations
         assert (reports / f"flamegraph-{pid}-leaks.html").is_file()
+        # Every allocation recorded: a forked worker ends in os._exit, before memray would
+        # write an aggregated capture.
         stats = json.loads((reports / f"stats-{pid}.json").read_text(encoding="utf-8"))
         assert stats["total_bytes_allocated"] > 0
         assert str(reports / f"flamegraph-{pid}.html") in result.stderr
 
 
+def test_a_program_that_exits_abruptly_is_recorded_with_every_allocation(project: Path) -> None:
+    abrupt = project / "abrupt.py"
+    abrupt.write_text("import os\nheld = [bytearray(10_000) for _ in range(1000)]\nos._exit(0)\n")
+    result = nox(project, "-R", "-s", "flamegraph", "--", "abrupt.py", check=False)
+    assert result.returncode != 0
+    assert "ended with os._exit(), a signal or an out-of-memory kill" in result.stderr
+    assert "--all-allocations" in result.stderr
+    result = nox(project, "-R", "-s", "flamegraph", "--", "--all-allocations", "abrupt.py")
+    stats = json.loads((project / "reports" / "flamegraph" / "stats.json").read_text())
+    assert stats["metadata"]["peak_memory"] >= 10_000_000
+    assert "abrupt.py" in (project / "reports" / "flamegraph" / "flamegraph.html").read_text()
+
+
 def test_native_option_records_native_frames(project: Path) -> None:
     nox(project, "-R", "-s", "flamegraph", "--", "--native", "src/my_service/workload.py",
         "--requests", "500")  # fmt: skip
-    stats = json.loads((project / "reports" / "flamegraph" / "stats.json").read_text())
-    assert stats["metadata"]["has_native_traces"] is True
+    peak = json.loads((project / "reports" / "flamegraph" / "peak.json").read_text())
+    assert peak["has_native_traces"] is True
 
 
 def test_tracking_capture_feeds_the_flamegraph_reports(project: Path, tmp_path: Path) -> None:
@@ -75,8 +90,29 @@ def test_tracking_capture_feeds_the_flamegraph_reports(project: Path, tmp_path: 
     nox(project, "-R", "-s", "flamegraph", "--", "--capture", str(capture))
     reports = project / "reports" / "flamegraph"
     assert "render_report" in (reports / "flamegraph.html").read_text(encoding="utf-8")
+    # The runtime records every allocation: memray stats reads it.
     stats = json.loads((reports / "stats.json").read_text(encoding="utf-8"))
     assert stats["total_bytes_allocated"] > 0
+    assert not (reports / "peak.json").exists()
+
+
+def test_an_aggregated_capture_feeds_the_flamegraph_reports(project: Path, tmp_path: Path) -> None:
+    # An aggregated capture (the session's own, pytest-memray's dumps) cannot be read by
+    # memray stats: the session asks memray's reader what the capture holds, and sums it up.
+    nox(project, "-R", "-s", "flamegraph", "--", "src/my_service/workload.py", "--requests", "300")
+    capture = tmp_path / "aggregated.bin"
+    (project / "reports" / "flamegraph" / "workload.bin").rename(capture)
+    result = nox(project, "-R", "-s", "flamegraph", "--", "--capture", str(capture))
+    reports = project / "reports" / "flamegraph"
+    assert "render_report" in (reports / "flamegraph.html").read_text(encoding="utf-8")
+    peak = json.loads((reports / "peak.json").read_text(encoding="utf-8"))
+    assert f"Peak memory {peak['peak_memory'] / 2**20:.2f} MiB" in result.stdout
+    assert sorted(path.name for path in reports.iterdir()) == [
+        ".gitignore",
+        "flamegraph-leaks.html",
+        "flamegraph.html",
+        "peak.json",
+    ]
 
 
 def test_the_watch_catches_the_example_leak_and_its_flamegraph_names_it(
@@ -121,6 +157,8 @@ def test_tracking_is_off_without_the_variable(project: Path, tmp_path: Path) -> 
         (["-m", "no_such_module"], "no_such_module failed (exit code 1)"),
         (["--capture", "missing.bin"], "no such capture file: missing.bin"),
         (["--capture"], "argument --capture: expected one argument"),
+        (["--all-allocations", "--capture", "x.bin"], "give one or the other"),
+        (["--capture", "pyproject.toml"], "pyproject.toml: not a memray capture memray can read"),
         (["--bogus"], "unrecognized arguments: --bogus"),
         (["-m"], "-m needs a module name"),
         (["no_such_script.py"], "No such program: no_such_script.py"),

@@ -119,28 +119,47 @@ def test_profile_writes_json_with_memory_data_and_an_offline_view(project: Path)
     assert [e for e in page["errors"] if "ERR_CONNECTION_REFUSED" not in e] == []
 
 
-def test_flamegraph_writes_offline_flamegraphs_and_stats(project: Path) -> None:
+def test_flamegraph_writes_offline_flamegraphs_and_the_peak(project: Path) -> None:
     result = nox(project, "-s", "flamegraph")
     reports = project / "reports" / "flamegraph"
     assert_self_contained_html(reports / "flamegraph.html", "render_report", "handle_request")
     # What the workload did not free: it frees its data, so only that the report is there.
     assert_self_contained_html(reports / "flamegraph-leaks.html")
-    stats = json.loads((reports / "stats.json").read_text(encoding="utf-8"))
-    assert stats["total_bytes_allocated"] > 10 * 1024 * 1024
-    assert stats["metadata"]["peak_memory"] > 0
-    # The terminal summary is read from stats.json (memray's text report would read the
-    # capture once more): the peak and the largest allocating location, as recorded.
-    top = stats["top_allocations_by_size"][0]
+    # Recorded aggregated (what the flamegraphs draw, in a small capture): memray stats cannot
+    # read it, so the summary is the peak and what held it, read by memray's reader.
+    assert "memray run --aggregate" in result.stderr
+    assert not (reports / "stats.json").exists()
+    peak = json.loads((reports / "peak.json").read_text(encoding="utf-8"))
+    assert peak["format"] == "aggregated"
+    assert peak["peak_memory"] > 1024 * 1024
+    top = peak["top_at_peak"][0]
+    assert top["location"].startswith("add_orders:")
+    assert "store.py" in top["location"]
     assert f"{top['size'] / 2**20:.2f} MiB  {top['location']}" in result.stdout
-    assert f"Peak memory {stats['metadata']['peak_memory'] / 2**20:.2f} MiB" in result.stdout
+    assert f"Peak memory {peak['peak_memory'] / 2**20:.2f} MiB" in result.stdout
     # Recorded with the C allocator (as the gate measures): memray's leaks view then sees each
     # object, and shows no "misleading results" banner.
     assert "misleading results" not in (reports / "flamegraph-leaks.html").read_text()
     for page in read_in_browser(reports / "flamegraph.html", reports / "flamegraph-leaks.html"):
         assert page["errors"] == [], page["url"]
         assert [url for url in page["requests"] if not url.startswith("file://")] == []
-    for name in ["flamegraph.html", "stats.json", "workload.bin"]:
+    for name in ["flamegraph.html", "peak.json", "workload.bin"]:
         assert str(reports / name) in result.stderr
+
+
+def test_flamegraph_of_every_allocation_adds_memray_stats(project: Path) -> None:
+    result = nox(project, "-R", "-s", "flamegraph", "--", "--all-allocations",
+                 "src/my_service/workload.py", "--requests", "500")  # fmt: skip
+    reports = project / "reports" / "flamegraph"
+    assert "--aggregate" not in result.stderr
+    stats = json.loads((reports / "stats.json").read_text(encoding="utf-8"))
+    assert stats["total_bytes_allocated"] > 1024 * 1024
+    # The terminal summary is read from stats.json (memray's text report would read the
+    # capture once more): the peak and the largest allocating location, as recorded.
+    top = stats["top_allocations_by_size"][0]
+    assert f"{top['size'] / 2**20:.2f} MiB  {top['location']}" in result.stdout
+    assert f"Peak memory {stats['metadata']['peak_memory'] / 2**20:.2f} MiB" in result.stdout
+    assert "render_report" in (reports / "flamegraph.html").read_text(encoding="utf-8")
 
 
 def test_program_and_its_arguments_follow_the_double_dash(project: Path) -> None:

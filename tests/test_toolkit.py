@@ -10,7 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from memwise import backend_extras, options, pythons, run_endings, settings, shared_env, sizes
+from memwise import (
+    backend_extras,
+    capture_peak,
+    options,
+    pythons,
+    run_endings,
+    settings,
+    shared_env,
+    sizes,
+)
 from memwise.manifest import Manifest, TestRecord
 from memwise.sizes import MIB, parse_size
 from memwise_runtime.tracking import CAPTURES_VARIABLE, track_memory
@@ -161,6 +170,13 @@ def test_flamegraph_options_then_the_program(tmp_path: Path) -> None:
         options.parse_program_options("flamegraph", ["--capture", str(tmp_path / "x.bin")])
     with pytest.raises(options.HelpShown):
         options.parse_program_options("flamegraph", ["--help"])
+    assert options.parse_program_options("flamegraph", ["--all-allocations"]).all_allocations
+    capture = tmp_path / "given.bin"
+    capture.write_bytes(b"")
+    with pytest.raises(options.OptionsError, match="give one or the other"):
+        options.parse_program_options(
+            "flamegraph", ["--all-allocations", "--capture", str(capture)]
+        )
 
 
 def test_profile_passes_scalene_options_before_the_script() -> None:
@@ -239,6 +255,50 @@ def test_tracking_on_writes_a_capture_memray_can_read(tmp_path: Path) -> None:
     assert path.parent == tmp_path
     assert path.name.startswith("critical-path-")
     assert FileReader(path).metadata.peak_memory >= 2000 * 1024
+
+
+HOLDER = """\
+def hold_a_lot():
+    held = []
+    for _ in range(64):
+        held.append(bytearray(64 * 1024))
+    return held
+
+def churn():
+    for _ in range(200):
+        bytearray(1024 * 1024)
+
+held = hold_a_lot()
+churn()
+"""
+
+
+@pytest.mark.parametrize("aggregate", [True, False], ids=["aggregated", "every-allocation"])
+def test_capture_peak_names_what_held_the_peak(tmp_path: Path, aggregate: bool) -> None:
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER)
+    capture = tmp_path / "holder.bin"
+    subprocess.run([sys.executable, "-m", "memray", "run", *["--aggregate"] * aggregate, "-q",
+                    "-o", str(capture), str(script)], check=True, env={**os.environ,
+                    "PYTHONMALLOC": "malloc"}, capture_output=True)  # fmt: skip
+    summary = capture_peak.summarize(capture)
+    assert summary["peak_memory"] >= 4 * MIB
+    if not aggregate:  # memray stats sums these up; replaying them here would take minutes
+        assert (summary["format"], summary["top_at_peak"]) == ("all allocations", [])
+        return
+    assert summary["format"] == "aggregated"
+    top = summary["top_at_peak"][0]
+    # the 4 MiB held at the peak, not the 200 MiB allocated and freed one at a time
+    assert top["location"] == f"hold_a_lot:{script}:4"
+    assert 4 * MIB <= top["size"] <= 5 * MIB
+    assert summary["allocations_at_peak"] >= 64
+
+
+def test_capture_peak_refuses_a_file_that_is_not_a_capture(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_text("hello")
+    with pytest.raises(SystemExit, match=r"junk\.bin: not a memray capture memray can read"):
+        capture_peak.main([str(junk), str(tmp_path / "out.json")])
 
 
 def test_the_old_import_still_works_for_a_release_and_says_where_it_moved() -> None:

@@ -41,6 +41,7 @@ class Options:
     native: bool = False
     follow_fork: bool = False
     capture: Path | None = None
+    all_allocations: bool = False
     tool_args: list[str] = field(default_factory=list)
 
 
@@ -62,7 +63,7 @@ def flamegraph_parser(session: str = "flamegraph") -> argparse.ArgumentParser:
     parser = _Parser(
         prog=f"nox -s {session} --",
         usage=f"nox -s {session} -- [options] [program.py | -m module] [program arguments]",
-        description="Record a program with memray; write flamegraphs (peak, leaks) and stats.",
+        description="Record a program with memray; write flamegraphs (peak, leaks) and a summary.",
         epilog=PROGRAM_HELP,
     )
     parser.add_argument("--native", action="store_true", help="record C/C++ frames too")
@@ -70,6 +71,12 @@ def flamegraph_parser(session: str = "flamegraph") -> argparse.ArgumentParser:
         parser.add_argument(
             "--follow-fork", action="store_true",
             help="also record forked worker processes (one capture and report set each)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--all-allocations", action="store_true",
+            help="record every allocation, not only those alive at the peak and at exit: adds "
+            "memray stats (stats.json: totals, top allocators) and allows `memray flamegraph "
+            "--temporal`, for a capture about a hundred times larger and slower reports",
         )  # fmt: skip
         parser.add_argument(
             "--capture", type=Path, metavar="FILE",
@@ -104,10 +111,19 @@ def parse_program_options(session: str, words: list[str]) -> Options:
         raise OptionsError(
             f"--capture reports on a file: give no program as well\n{parser.format_usage()}"
         )
+    if capture is not None and getattr(parsed, "all_allocations", False):
+        raise OptionsError(
+            "--all-allocations chooses how a program is recorded, and --capture is drawn as it "
+            f"was recorded: give one or the other\n{parser.format_usage()}"
+        )
     if capture is not None and not capture.is_file():
         raise OptionsError(f"no such capture file: {capture}")
     return Options(
-        program, parsed.native, getattr(parsed, "follow_fork", False), capture
+        program,
+        parsed.native,
+        getattr(parsed, "follow_fork", False),
+        capture,
+        getattr(parsed, "all_allocations", False),
     )
 
 

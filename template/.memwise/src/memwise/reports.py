@@ -147,3 +147,19 @@ def capture_summary(stats: dict[str, Any], count: int = 5) -> str:
         for site in stats.get("top_allocations_by_size", [])[:count]
     ]
     return "\n".join(text)
+
+
+def peak_summary(peak: dict[str, Any]) -> str:
+    """An aggregated capture's peak and the locations that held most of it, from the JSON of
+    ``memwise.capture_peak`` (``memray stats`` does not read that format)."""
+    peak_memory = mib(int(peak.get("peak_memory", 0)))
+    allocations = int(peak.get("allocations_at_peak", 0))
+    text = [
+        f"\nPeak memory {peak_memory}, held in {allocations:,} allocations.",
+        f"Top {len(peak.get('top_at_peak', []))} locations by memory held at the peak:",
+    ]
+    text += [
+        f"  {mib(int(site['size'])):>14}  {site['location']}"
+        for site in peak.get("top_at_peak", [])
+    ]
+    return "\n".join(text)

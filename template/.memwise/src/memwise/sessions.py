@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import nox
 
+from memwise.capture_peak import AGGREGATED
 from memwise.environment import install, program_env, require_terminal
 from memwise.manifest import Manifest, TestRecord
 from memwise.measuring import MEASURING_ENV
@@ -37,6 +38,7 @@ from memwise.reports import (
     flamegraphs,
     fresh_folder,
     listing,
+    peak_summary,
     scalene_top_lines,
 )
 from memwise.settings import Settings
@@ -231,9 +233,15 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
     reports = fresh_folder(settings.root / settings.reports / "flamegraph")
     failed = None
     captures = [options.capture] if options.capture else []
+    # Aggregated unless asked otherwise: the allocations alive at the peak and at exit, all
+    # that the two flamegraphs draw, in a capture a hundredth the size, drawn in a second
+    # where reading every allocation again took seconds per report. memray writes it when
+    # the process exits normally, which a forked worker never does (it ends in os._exit).
+    aggregated = not (options.all_allocations or options.follow_fork)
     if program is not None:
         capture = reports / "workload.bin"
         flags = ["--native"] * options.native + ["--follow-fork"] * options.follow_fork
+        flags += ["--aggregate"] * aggregated
         try:
             # The gate's allocator: memray then sees every object (its leaks view needs that,
             # and warns otherwise), and this peak is the gate's "workload peak".
@@ -248,27 +256,64 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
                 raise
         # With --follow-fork, each forked process writes <capture>.<pid> beside it.
         captures = [capture, *sorted(reports.glob(f"{capture.name}.*"))]
-    written = []
+    written, summaries = [], []
     for capture in captures:
         # The first capture gets plain names; a forked worker's <capture>.<pid> adds "-<pid>".
         tag = "" if capture == captures[0] else f"-{capture.name.rsplit('.', 1)[1]}"
-        stats_json = reports / f"stats{tag}.json"
-        stats = ["memray", "stats", "--json", "-f", "-o", str(stats_json), str(capture)]
-        written += flamegraphs(
-            session, capture, reports / f"flamegraph{tag}", also=[stats]
+        every_allocation = (
+            not aggregated
+            if program is not None
+            else holds_every_allocation(session, capture, reports)
         )
-        written += [stats_json, capture]
-    print(
-        capture_summary(
-            json.loads((reports / "stats.json").read_text(encoding="utf-8"))
+        # memray stats reads only captures of every allocation; an aggregated one is summed
+        # up from its peak by memwise.capture_peak.
+        summary = reports / f"{'stats' if every_allocation else 'peak'}{tag}.json"
+        command = (
+            ["memray", "stats", "--json", "-f", "-o", str(summary), str(capture)]
+            if every_allocation
+            else ["python", "-m", "memwise.capture_peak", str(capture), str(summary)]
         )
-    )
+        try:
+            pages = flamegraphs(
+                session, capture, reports / f"flamegraph{tag}", also=[command]
+            )
+        except nox.command.CommandFailed:
+            if every_allocation:
+                raise
+            session.error(UNWRITTEN_AGGREGATE.format(capture=capture))
+        written += [*pages, summary, capture]
+        summaries.append((summary, every_allocation))
+    first, every_allocation = summaries[0]
+    data = json.loads(first.read_text(encoding="utf-8"))
+    print(capture_summary(data) if every_allocation else peak_summary(data))
     if failed is not None and program is not None:
         session.error(
             f"{program.target} failed (exit code {failed.return_code}); reports of its capture:\n"
             f"{listing(written)}"
         )
     session.log(f"flamegraph reports:\n{listing(written)}")
+
+
+UNWRITTEN_AGGREGATE = (
+    "memray could not read {capture} (its error is above). The session records memray's "
+    "aggregated format, which memray writes when the program exits: a program that ended "
+    "with os._exit(), a signal or an out-of-memory kill leaves an unreadable capture. Record "
+    "it with `nox -s flamegraph -- --all-allocations [program]`: every allocation is written "
+    "as it happens (a larger capture, slower reports)."
+)
+
+
+def holds_every_allocation(session: nox.Session, capture: Path, reports: Path) -> bool:
+    """Whether a capture given to the session holds every allocation (memray's default) or
+    only the aggregated peak and leaks (``--aggregate``, pytest-memray's dumps): its metadata,
+    read by memray."""
+    probe = reports / "format.json"
+    session.run(
+        "python", "-m", "memwise.capture_peak", str(capture), str(probe), silent=True
+    )
+    held: str = json.loads(probe.read_text(encoding="utf-8"))["format"]
+    probe.unlink()
+    return held != AGGREGATED
 
 
 def live(session: nox.Session, settings: Settings) -> None:
