@@ -13,6 +13,9 @@ import pytest
 
 from tests.helpers import ARTIFACTS, TEMPLATE, browse, session_env
 
+# A strict Sphinx build and a headless browser (35 s): the slow set.
+pytestmark = pytest.mark.slow
+
 SITE = TEMPLATE / "docs" / "_build" / "html"
 # What a copy of the repository needs to build its site with `nox -s docs`.
 SITE_SOURCES = ["noxfile.py", "pyproject.toml", "uv.lock", "README.md", "CHANGELOG.md", "docs"]

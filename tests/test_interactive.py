@@ -14,9 +14,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.helpers import template_source
+
+# copier in a pseudo-terminal, typing every answer (12 s a test): the slow set.
+pytestmark = pytest.mark.slow
 
 COPIER = str(Path(sys.executable).parent / "copier")
 CLEAR_LINE = b"\x15"  # Ctrl-U: the prompt starts filled with the default

@@ -1,5 +1,6 @@
-"""Combinations of the choice questions render clean projects: a pairwise set (fast) and every
-combination, with the license in turn, as only its own files read it (slow).
+"""Combinations of the choice questions render clean projects: a set in which each answer appears
+once (fast) and every combination, with the license in turn, as only its own files read it
+(slow).
 tests/test_covering.py runs the sessions of a covering subset of them.
 
 The combinations come from copier.yml itself: a new choice question joins the matrix without
@@ -72,20 +73,16 @@ def matches(project: Path, pattern: str) -> bool:
     return any(project.glob(pattern))
 
 
-def pairwise() -> list[dict[str, str]]:
-    """Few valid combinations in which every two answers to two questions meet at least once,
+def each_answer() -> list[dict[str, str]]:
+    """Few valid combinations in which every answer to every question appears at least once,
     and one refused combination: what the fast subset renders (the slow one renders all)."""
     valid = [answers for answers in COMBINATIONS if not empty_range(answers)]
-
-    def pairs(answers: dict[str, str]) -> set[tuple[tuple[str, str], tuple[str, str]]]:
-        return set(itertools.combinations(sorted(answers.items()), 2))
-
-    missing = set().union(*(pairs(answers) for answers in valid))
+    missing = {(name, value) for answers in valid for name, value in answers.items()}
     chosen = []
     while missing:
-        best = max(valid, key=lambda answers: len(missing & pairs(answers)))
+        best = max(valid, key=lambda answers: len(missing & set(answers.items())))
         chosen.append(best)
-        missing -= pairs(best)
+        missing -= set(best.items())
     return [*chosen, next(answers for answers in COMBINATIONS if empty_range(answers))]
 
 
@@ -96,8 +93,7 @@ INDEPENDENT = {"license": {"LICENSE.jinja", "pyproject.toml.jinja"}}
 
 def every_combination() -> list[dict[str, str]]:
     """Every combination of the questions whose answers shape files together, each with the
-    independent answers in turn (each independent answer meets every other answer in the
-    pairwise set too): the slow suite renders these."""
+    independent answers in turn: the slow suite renders these."""
     groups: dict[tuple[str, ...], list[dict[str, str]]] = {}
     for answers in COMBINATIONS:
         key = tuple(value for name, value in answers.items() if name not in INDEPENDENT)
@@ -120,7 +116,7 @@ def test_independent_answers_are_read_by_their_own_files_only() -> None:
 
 @pytest.fixture(
     scope="module",
-    params=["pairwise", pytest.param("every combination", marks=pytest.mark.slow)],
+    params=["each answer", pytest.param("every combination", marks=pytest.mark.slow)],
 )
 def renders(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -128,7 +124,7 @@ def renders(
     """Each combination rendered, or the message copier refused it with."""
     root = tmp_path_factory.mktemp("matrix")
     results: dict[str, tuple[dict, Path | str]] = {}
-    for answers in pairwise() if request.param == "pairwise" else every_combination():
+    for answers in each_answer() if request.param == "each answer" else every_combination():
         try:
             results[label(answers)] = (answers, render(root / label(answers), **answers))
         except ValueError as refused:

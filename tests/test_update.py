@@ -24,6 +24,9 @@ import pytest
 from tests.existing_projects import BOT
 from tests.helpers import NODE_TOOLS, TEMPLATE, node_tools, nox, template_source
 
+# Each test updates real template releases with copier (5 to 45 s): the slow set.
+pytestmark = pytest.mark.slow
+
 ANSWERS = ".copier-answers.yml"  # a new project's: copier's usual name, found by a plain update
 GIT = ["git", "-c", "user.name=memwise tests", "-c", "user.email=tests@example.com"]
 
@@ -225,7 +228,6 @@ def test_update_brings_template_changes_and_keeps_user_edits(template_repo, tmp_
     assert "What 1.1.0 adds" not in readme  # the README belongs to the project
 
 
-@pytest.mark.slow
 def test_sessions_pass_after_an_update(template_repo, tmp_path) -> None:
     project = copy_at(template_repo, "1.0.0", tmp_path / "service")
     commit_user_edits(project)
@@ -334,7 +336,6 @@ def test_template_files_are_the_same_between_renders(template_repo, tmp_path) ->
     assert tree(first) == tree(second)
 
 
-@pytest.mark.slow
 def test_drift_check_names_an_edited_memwise_file_and_passes_otherwise(
     template_repo, tmp_path
 ) -> None:
@@ -361,7 +362,6 @@ def test_drift_check_names_an_edited_memwise_file_and_passes_otherwise(
     assert "Traceback" not in unreachable.stderr
 
 
-@pytest.mark.slow
 def test_check_update_session_reports_a_newer_release_without_failing(
     template_repo, tmp_path
 ) -> None:
@@ -390,7 +390,7 @@ def renovate_bin() -> Path:
     return node_tools(NODE_TOOLS / "renovate")
 
 
-@pytest.mark.slow  # the first installs Renovate from npm (about 35 s)
+# The first of these installs Renovate from npm (about 35 s).
 def test_the_fleet_renovate_configuration_passes_renovates_own_validator(renovate_bin) -> None:
     validator = str(renovate_bin / "renovate-config-validator")
     result = subprocess.run([validator, "--strict", str(FLEET)], capture_output=True, text=True,
@@ -445,7 +445,6 @@ def as_url(project: Path, answers: str, template_repo: Path) -> None:
     git(project, "commit", "-q", "-am", "template source as a URL")
 
 
-@pytest.mark.slow
 def test_renovate_proposes_memwise_releases_for_both_answers_files_as_one_group(
     renovate_bin, template_repo, tmp_path
 ) -> None:
