@@ -148,6 +148,7 @@ def test_exports_and_history_are_self_contained() -> None:
     assert gate_reports.figures_from_any(old_format, "3.13-linux-x86_64") == {"workload peak": 1}
 
 
+@pytest.mark.slow  # a headless browser
 def test_the_history_page_reads_without_hovering(tmp_path: Path) -> None:
     history = [
         ("abc1234", "2026-11-01", {"workload peak": MIB}),
