@@ -84,7 +84,7 @@ def profile_view(session: nox.Session) -> None:
 
 @nox.session(python=False, default=False)
 def flamegraph(session: nox.Session) -> None:
-    """Record a program with memray: flamegraphs and stats (`-- --help` for the options)."""
+    """Record a program with memray: flamegraphs and its peak (`-- --help` for the options)."""
     with memory(session):
         sessions.flamegraph(session, SETTINGS)
 
