@@ -234,7 +234,7 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
     failed = None
     captures = [options.capture] if options.capture else []
     # Aggregated unless asked otherwise: the allocations alive at the peak and at exit, all
-    # that the two flamegraphs draw, in a capture a hundredth the size, drawn in a second
+    # that the two flamegraphs draw, in a capture a hundredth the size, drawn in half a second
     # where reading every allocation again took seconds per report. memray writes it when
     # the process exits normally, which a forked worker never does (it ends in os._exit).
     aggregated = not (options.all_allocations or options.follow_fork)
@@ -256,7 +256,7 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
                 raise
         # With --follow-fork, each forked process writes <capture>.<pid> beside it.
         captures = [capture, *sorted(reports.glob(f"{capture.name}.*"))]
-    written, summaries = [], []
+    written = []
     for capture in captures:
         # The first capture gets plain names; a forked worker's <capture>.<pid> adds "-<pid>".
         tag = "" if capture == captures[0] else f"-{capture.name.rsplit('.', 1)[1]}"
@@ -282,10 +282,9 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
                 raise
             session.error(UNWRITTEN_AGGREGATE.format(capture=capture))
         written += [*pages, summary, capture]
-        summaries.append((summary, every_allocation))
-    first, every_allocation = summaries[0]
-    data = json.loads(first.read_text(encoding="utf-8"))
-    print(capture_summary(data) if every_allocation else peak_summary(data))
+        if capture == captures[0]:  # the program's own process: its summary is printed
+            data = json.loads(summary.read_text(encoding="utf-8"))
+            print(capture_summary(data) if every_allocation else peak_summary(data))
     if failed is not None and program is not None:
         session.error(
             f"{program.target} failed (exit code {failed.return_code}); reports of its capture:\n"
