@@ -138,28 +138,27 @@ def capture_summary(stats: dict[str, Any], count: int = 5) -> str:
     peak = mib(int(stats.get("metadata", {}).get("peak_memory", 0)))
     total = mib(int(stats.get("total_bytes_allocated", 0)))
     allocations = int(stats.get("total_num_allocations", 0))
-    text = [
-        f"\nPeak memory {peak}; {total} allocated in {allocations:,} allocations.",
+    return ranked_locations(
+        f"Peak memory {peak}; {total} allocated in {allocations:,} allocations.",
         f"Top {count} locations by bytes allocated (memray stats):",
-    ]
-    text += [
-        f"  {mib(int(site['size'])):>14}  {site['location']}"
-        for site in stats.get("top_allocations_by_size", [])[:count]
-    ]
-    return "\n".join(text)
+        stats.get("top_allocations_by_size", [])[:count],
+    )
 
 
 def peak_summary(peak: dict[str, Any]) -> str:
     """An aggregated capture's peak and the locations that held most of it, from the JSON of
     ``memwise.capture_peak`` (``memray stats`` does not read that format)."""
-    peak_memory = mib(int(peak.get("peak_memory", 0)))
+    sites = peak.get("top_at_peak", [])
     allocations = int(peak.get("allocations_at_peak", 0))
-    text = [
-        f"\nPeak memory {peak_memory}, held in {allocations:,} allocations.",
-        f"Top {len(peak.get('top_at_peak', []))} locations by memory held at the peak:",
-    ]
-    text += [
-        f"  {mib(int(site['size'])):>14}  {site['location']}"
-        for site in peak.get("top_at_peak", [])
-    ]
-    return "\n".join(text)
+    return ranked_locations(
+        f"Peak memory {mib(int(peak.get('peak_memory', 0)))}, "
+        f"held in {allocations:,} allocations.",
+        f"Top {len(sites)} locations by memory held at the peak:",
+        sites,
+    )
+
+
+def ranked_locations(headline: str, title: str, sites: list[dict[str, Any]]) -> str:
+    """A summary's lines: a headline, a title, then each location with its size."""
+    rows = [f"  {mib(int(site['size'])):>14}  {site['location']}" for site in sites]
+    return "\n".join(["", headline, title, *rows])
