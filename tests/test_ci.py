@@ -117,7 +117,15 @@ def test_ci_calls_only_sessions_of_the_noxfile(provider, github: Path, gitlab: P
     assert calls <= session_names(project)
 
 
-@pytest.mark.parametrize(("low", "high"), [("3.11", "3.15"), ("3.12", "3.13"), ("3.15", "3.15")])
+# A range that is not the default's in the fast set (a render each), the others in the slow one.
+def in_the_slow_set(low: str, high: str) -> object:
+    return pytest.param(low, high, marks=pytest.mark.slow)
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [("3.12", "3.13"), in_the_slow_set("3.11", "3.15"), in_the_slow_set("3.15", "3.15")],
+)
 def test_github_matrix_is_the_classifiers_and_requires_python(tmp_path, low, high) -> None:
     project = render(tmp_path / "p", python_min=low, python_max=high)
     step = next(
@@ -135,7 +143,7 @@ def test_github_matrix_is_the_classifiers_and_requires_python(tmp_path, low, hig
     assert requires["requires-python"] == f">={low}"
 
 
-@pytest.mark.parametrize(("low", "high"), [("3.11", "3.15"), ("3.12", "3.13")])
+@pytest.mark.parametrize(("low", "high"), [("3.12", "3.13"), in_the_slow_set("3.11", "3.15")])
 def test_gitlab_matrix_is_the_classifiers(tmp_path, low, high) -> None:
     project = render(tmp_path / "p", ci_provider="gitlab", python_min=low, python_max=high)
     config = yaml.safe_load((project / GITLAB).read_text())
