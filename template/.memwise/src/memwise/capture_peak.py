@@ -39,9 +39,9 @@ def summarize(capture: Path, count: int = TOP) -> dict[str, Any]:
     aggregated = metadata.file_format == FileFormat.AGGREGATED_ALLOCATIONS
     held: Counter[str] = Counter()
     allocations = 0
-    if (
-        aggregated
-    ):  # a few thousand records; a full capture would be replayed for minutes
+    # An aggregated capture holds a few thousand records; one of every allocation would be
+    # replayed for minutes, and memray stats sums it up instead.
+    if aggregated:
         for record in reader.get_high_watermark_allocation_records(merge_threads=True):
             frames = record.stack_trace()
             function, file, line = frames[0] if frames else ("<unknown>", "", 0)

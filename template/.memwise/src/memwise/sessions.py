@@ -260,22 +260,26 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
     for capture in captures:
         # The first capture gets plain names; a forked worker's <capture>.<pid> adds "-<pid>".
         tag = "" if capture == captures[0] else f"-{capture.name.rsplit('.', 1)[1]}"
-        every_allocation = (
-            not aggregated
-            if program is not None
-            else holds_every_allocation(session, capture, reports)
-        )
         # memray stats reads only captures of every allocation; an aggregated one is summed
-        # up from its peak by memwise.capture_peak.
-        summary = reports / f"{'stats' if every_allocation else 'peak'}{tag}.json"
-        command = (
-            ["memray", "stats", "--json", "-f", "-o", str(summary), str(capture)]
-            if every_allocation
-            else ["python", "-m", "memwise.capture_peak", str(capture), str(summary)]
-        )
+        # up from its peak by memwise.capture_peak, which also says which a given capture is.
+        peak = reports / f"peak{tag}.json"
+        peak_command = ["python", "-m", "memwise.capture_peak", str(capture), str(peak)]
+        if program is None:
+            session.run(*peak_command, silent=True)
+            data = json.loads(peak.read_text(encoding="utf-8"))
+            every_allocation = data["format"] != AGGREGATED
+        else:
+            every_allocation = not aggregated
+        summary, also = peak, [] if program is None else [peak_command]
+        if every_allocation:
+            peak.unlink(missing_ok=True)
+            summary = reports / f"stats{tag}.json"
+            also = [
+                ["memray", "stats", "--json", "-f", "-o", str(summary), str(capture)]
+            ]
         try:
             pages = flamegraphs(
-                session, capture, reports / f"flamegraph{tag}", also=[command]
+                session, capture, reports / f"flamegraph{tag}", also=also
             )
         except nox.command.CommandFailed:
             if every_allocation:
@@ -300,19 +304,6 @@ UNWRITTEN_AGGREGATE = (
     "it with `nox -s flamegraph -- --all-allocations [program]`: every allocation is written "
     "as it happens (a larger capture, slower reports)."
 )
-
-
-def holds_every_allocation(session: nox.Session, capture: Path, reports: Path) -> bool:
-    """Whether a capture given to the session holds every allocation (memray's default) or
-    only the aggregated peak and leaks (``--aggregate``, pytest-memray's dumps): its metadata,
-    read by memray."""
-    probe = reports / "format.json"
-    session.run(
-        "python", "-m", "memwise.capture_peak", str(capture), str(probe), silent=True
-    )
-    held: str = json.loads(probe.read_text(encoding="utf-8"))["format"]
-    probe.unlink()
-    return held != AGGREGATED
 
 
 def live(session: nox.Session, settings: Settings) -> None:
