@@ -38,11 +38,11 @@ from memwise_runtime import sampling, watch_memory
 
 if mode == "failing":  # the watch's sampling breaks after three rounds
     real, calls = sampling.take_sample, []
-    def take_sample(resident):
+    def take_sample(resident, *clock):
         calls.append(1)
         if len(calls) > 3:
             raise OSError("injected: /proc went away")
-        return real(resident)
+        return real(resident, *clock)
     sampling.take_sample = take_sample
 
 kept = []
@@ -130,7 +130,7 @@ def test_a_slow_leak_leaves_one_capture_naming_the_leak_and_the_gauges_show_it(
     settings = watching(folder, MEMWISE_WATCH_GROWTH="40 MB", MEMWISE_WATCH_CAPTURE_SECONDS="1")
     report, log = run_service(tmp_path, settings)
     (capture,) = folder.iterdir()  # exactly one, and no half-written file beside it
-    assert re.fullmatch(r"watch-\d+-\d{8}T\d{6}Z-\d+\.bin", capture.name)
+    assert re.fullmatch(r"watch-\d+-\d{8}T\d{6}Z-[0-9a-f]{8}\.bin", capture.name)
     assert report["captures"] == [str(capture)]
     assert f"capture written to {capture}" in log
     assert "grew by" in log

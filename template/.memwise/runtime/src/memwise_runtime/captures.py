@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,10 @@ class CaptureFolder:
         return None
 
     def new_name(self) -> tuple[Path, Path]:
-        """The temporary path memray writes and the final name of the capture."""
+        """The temporary path memray writes and the final name of the capture: unique across
+        restarts and containers sharing the folder (each container's service is PID 1)."""
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        final = self.folder / f"watch-{os.getpid()}-{stamp}-{time.monotonic_ns()}.bin"
+        final = self.folder / f"watch-{os.getpid()}-{stamp}-{secrets.token_hex(4)}.bin"
         return self.folder / f".{final.name}.partial", final
 
 
@@ -69,25 +71,26 @@ class Capture:
         self.until = until
 
     @classmethod
-    def start(
-        cls, folder: CaptureFolder, seconds: float, tracker_class: Any
-    ) -> Capture:
-        """Start recording; RuntimeError when another tracker holds the process's one slot."""
+    def start(cls, folder: CaptureFolder, until: float, tracker_class: Any) -> Capture:
+        """Start recording until the clock reads ``until``; RuntimeError when another tracker
+        holds the process's one slot, OSError when memray cannot open the file."""
         if not tracker_slot.acquire(blocking=False):
             raise RuntimeError(
                 "memray's one tracker is in use (track_memory, or the live view)"
             )
-        partial, final = folder.new_name()
         try:
+            folder.folder.mkdir(parents=True, exist_ok=True)
+            partial, final = folder.new_name()
             tracker = tracker_class(partial)
             tracker.__enter__()
         except BaseException:
             tracker_slot.release()
-            partial.unlink(missing_ok=True)
             raise
-        return cls(tracker, partial, final, time.monotonic() + seconds)
+        return cls(tracker, partial, final, until)
 
     def finish(self) -> Path:
+        """Close the capture and name it; the process's tracker slot is free again whatever
+        memray or the disk do (an OSError of the rename is the caller's to log)."""
         try:
             self._tracker.__exit__(None, None, None)
         finally:

@@ -57,5 +57,7 @@ def resident_reader() -> Callable[[], int]:
     return from_psutil
 
 
-def take_sample(resident: Callable[[], int]) -> Sample:
-    return Sample(time.monotonic(), resident(), sys.getallocatedblocks())
+def take_sample(
+    resident: Callable[[], int], clock: Callable[[], float] = time.monotonic
+) -> Sample:
+    return Sample(clock(), resident(), sys.getallocatedblocks())

@@ -6,22 +6,25 @@ Wrap the path in ``track_memory``::
         run_import()
 
 Nothing happens unless the environment variable ``MEMWISE_CAPTURES``
-names a folder: then memray records the block into ``<folder>/<name>-<pid>-<n>.bin``, and
+names a folder: then memray records the block into ``<folder>/<name>-<time>-<pid>-<random>.bin``
+(unique across restarts and containers that share the folder: PID 1 of every container), and
 ``nox -s flamegraph -- --capture <that file>`` turns it into the usual reports. When the
 variable is unset, the cost is one environment lookup; memray is not even imported. memray is
 not a runtime dependency of this package: install it where you want to capture (it does not
 exist for Windows). memray allows one tracker per process at a time, so a block entered while
 another is tracked (or under ``memray run`` or ``pytest --memray``) runs untracked, with a
-warning in the log.
+warning in the log. Nothing here raises into the service: a folder that cannot be made, a
+disk that is full or a memray that fails is logged, and the block runs untracked.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import re
+import secrets
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,6 @@ CAPTURES_VARIABLE = "MEMWISE_CAPTURES"
 _log = logging.getLogger(__name__)
 # memray allows one Tracker per process: the blocks and the memory watch's captures take turns.
 tracker_slot = threading.Lock()
-_numbers = itertools.count()
 
 
 def track_memory(name: str, *, native: bool = False) -> MemoryTracking:
@@ -68,32 +70,45 @@ class MemoryTracking:
             return None
         self._holds_lock = True
         try:
+            self._tracker, self.path = self._start(Path(folder))
+        except Exception as error:  # noqa: BLE001 (the service's block runs, tracked or not)
+            _log.warning("%r runs untracked: %s", self.name, error)
+            self._tracker, self.path = None, None
+            self._release()
+        return self.path
+
+    def _start(self, folder: Path) -> tuple[Any, Path]:
+        try:
             from memray import Tracker  # imported only when tracking is on
         except ImportError:
-            _log.warning("%s is set, but memray is not installed: %r runs untracked",
-                         CAPTURES_VARIABLE, self.name)  # fmt: skip
-            self._release()
-            return None
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        path = Path(folder) / f"{self.name}-{os.getpid()}-{next(_numbers)}.bin"
+            msg = f"{CAPTURES_VARIABLE} is set, but memray is not installed"
+            raise RuntimeError(msg) from None
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / unique_name(self.name)
         tracker = Tracker(path, native_traces=self.native)
-        try:
-            tracker.__enter__()
-        except RuntimeError as error:  # another Tracker is active in this process
-            _log.warning("%r runs untracked: %s", self.name, error)
-            self._release()
-            return None
-        self._tracker, self.path = tracker, path
-        return path
+        tracker.__enter__()  # RuntimeError when another Tracker is active in this process
+        return tracker, path
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._tracker is not None:
-            self._tracker.__exit__(None, None, None)
-            self._tracker = None
-            _log.info("memory capture of %r written to %s", self.name, self.path)
-        self._release()
+        tracker, self._tracker = self._tracker, None
+        try:
+            if tracker is not None:
+                tracker.__exit__(None, None, None)
+                _log.info("memory capture of %r written to %s", self.name, self.path)
+        except Exception as error:  # noqa: BLE001 (the block's own outcome stands)
+            _log.warning("memory capture of %r not written: %s", self.name, error)
+        finally:
+            self._release()
 
     def _release(self) -> None:
         if self._holds_lock:
             self._holds_lock = False
             tracker_slot.release()
+
+
+def unique_name(name: str) -> str:
+    """``<name>-<UTC time>-<pid>-<random>.bin``: a restarted process, or another container
+    with the same PID on a shared volume, never meets an earlier capture's name (memray
+    refuses to open an existing file)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return f"{name}-{stamp}-{os.getpid()}-{secrets.token_hex(4)}.bin"

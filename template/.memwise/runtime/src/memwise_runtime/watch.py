@@ -7,7 +7,8 @@ memory crosses the threshold (or grows by ``growth`` within ``window`` seconds) 
 memray capture of the next ``capture_seconds`` into ``MEMWISE_CAPTURES``: one at a time, none
 within ``cooldown`` seconds of the last, never beyond the folder's budget. The thread never
 raises into the service: what goes wrong is logged (logger ``memwise_runtime``), and after
-``FAILURES_IN_A_ROW`` failed rounds the watch stops itself and says so.
+``FAILURES_IN_A_ROW`` failed rounds the watch stops itself and says so. ``watch_memory()``
+called again while a watch runs returns that watch: one thread a process.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from memwise_runtime.sizes import mib
 
 _log = logging.getLogger("memwise_runtime.watch")
 FAILURES_IN_A_ROW = 5
+# The process's running watch: a second watch_memory() returns it rather than start another.
+_running: Watch | None = None
+_starting = threading.Lock()
 
 
 class Watch:
@@ -81,24 +85,30 @@ def watch_memory(
     markers do, or bytes as an int. ``registry`` is a Prometheus ``CollectorRegistry`` (the
     client's default one when not given), ``meter_provider`` an OpenTelemetry one (the
     global one when not given).
-    Raises WatchSettingError, naming the setting, when a setting cannot be used.
+    Raises WatchSettingError, naming the setting, when a setting cannot be used. Called again
+    while a watch runs, it returns that watch (its settings stand; the call's are logged).
     """
-    settings = read_settings(
-        {
-            "enabled": enabled,
-            "threshold": threshold,
-            "growth": growth,
-            "window": window,
-            "interval": interval,
-            "capture_seconds": capture_seconds,
-            "cooldown": cooldown,
-            "max_captures": max_captures,
-            "max_capture_bytes": max_capture_bytes,
-            "captures_folder": captures_folder,
-            "live_port": live_port,
-            "live_address": live_address,
-        }
-    )
+    with _starting:
+        global _running
+        if _running is not None and _running.running:
+            _log.info(
+                "memwise watch: already running; watch_memory() returns that watch"
+            )
+            return _running
+        watch = _new_watch(
+            enabled=enabled, threshold=threshold, growth=growth, window=window,
+            interval=interval, capture_seconds=capture_seconds, cooldown=cooldown,
+            max_captures=max_captures, max_capture_bytes=max_capture_bytes,
+            captures_folder=captures_folder, live_port=live_port,
+            live_address=live_address, registry=registry, meter_provider=meter_provider,
+        )  # fmt: skip
+        if watch.running:
+            _running = watch
+        return watch
+
+
+def _new_watch(*, registry: Any, meter_provider: Any, **arguments: Any) -> Watch:
+    settings = read_settings(arguments)
     watch = Watch(settings)
     if not settings.enabled:
         return watch
@@ -148,8 +158,10 @@ class _Watcher:
         resident: Callable[[], int],
         published: list[exporters.Exporter],
         tracker_class: Any,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         settings = watch.settings
+        self.clock = clock
         self.watch = watch
         self.settings = settings
         self.resident = resident
@@ -186,10 +198,13 @@ class _Watcher:
                     break
             if self.watch._stopping.wait(self.settings.interval):
                 break
-        self.end_capture()
+        try:
+            self.end_capture()
+        except Exception:  # noqa: BLE001 (the watch never raises into the service)
+            _log.exception("memwise watch: the last capture could not be written")
 
     def round(self) -> None:
-        sample = sampling.take_sample(self.resident)
+        sample = sampling.take_sample(self.resident, self.clock)
         self.watch.latest = sample
         for exporter in self.published:
             exporter.publish(sample)
@@ -232,9 +247,9 @@ class _Watcher:
             return
         try:
             self.capture = captures.Capture.start(
-                self.folder, self.settings.capture_seconds, self.tracker_class
+                self.folder, now + self.settings.capture_seconds, self.tracker_class
             )
-        except RuntimeError as error:  # memray's one tracker is taken
+        except Exception as error:  # noqa: BLE001 (memray's one tracker is taken, a full disk)
             _log.warning("memwise watch: %s, but no capture: %s", reason, error)
             self.quiet_until = now + self.settings.cooldown
             return
@@ -247,7 +262,7 @@ class _Watcher:
         if self.capture is None:
             return
         capture, self.capture = self.capture, None
-        self.quiet_until = time.monotonic() + self.settings.cooldown
+        self.quiet_until = self.clock() + self.settings.cooldown
         path = capture.finish()
         self.watch.captures_written.append(path)
         for exporter in self.published:
