@@ -117,9 +117,10 @@ def test_call_sites_are_named_portably_and_diffed() -> None:
 
 def test_baselines_of_two_environments_coexist(tmp_path: Path) -> None:
     path = tmp_path / "memory-baseline.toml"
-    linux = baseline.Record({'peak of "odd" name \\ 😀 [x]': 3 * MIB}, {"x": 1}, {"f (a.py)": 2}, 3)
+    odd = 'peak of "odd" name \\ 😀 [x]'
+    linux = baseline.Record({odd: 3 * MIB}, {odd: 1}, {"f (a.py)": 2}, 3)
     baseline.write(path, "3.15-linux-x86_64", linux)
-    mac = baseline.Record({"workload peak": 12345})
+    mac = baseline.Record({"workload peak": 12345}, {"workload peak": 0})
     baseline.write(path, "3.14t-darwin-arm64", mac)
     baseline.write(path, "3.15-linux-x86_64", linux)  # rewriting one keeps the other
     assert baseline.read(path) == {"3.15-linux-x86_64": linux, "3.14t-darwin-arm64": mac}

@@ -62,8 +62,18 @@ def parse(text: str) -> dict[str, Any]:
         raise BaselineError(f"not valid TOML: {error}") from error
 
 
+# The file's format: a file of a higher one was written by a newer memwise. Format 0 is the
+# unnumbered file of memwise 0.3 and earlier (read, with its tables checked; no end marker).
+FORMAT = 1
+TABLES = ("figures", "noise", "sites")
+
+
 def read(path: Path) -> dict[str, Record]:
-    """Every environment's record; none for a missing file; BaselineError for a broken one."""
+    """Every environment's record; none for a missing file; BaselineError for a file that is
+    not whole: every environment table complete (runs, method, figures, noise, sites), the
+    noise of exactly the figures, sizes whole non-negative numbers of bytes, and (format 1) the
+    end marker counting the environments, so that a file cut short is never read as fewer
+    figures."""
     if not path.is_file():
         return {}
     fix = f"fix it, or record it again with `nox -s baseline` (git checkout {path.name} restores it)"
@@ -71,36 +81,83 @@ def read(path: Path) -> dict[str, Record]:
         data = parse(path.read_text(encoding="utf-8"))
     except (BaselineError, UnicodeDecodeError) as error:
         raise BaselineError(f"{path} is {error}; {fix}") from error
-    environments = data.get("environments", {})
-    if not isinstance(environments, dict):
-        raise BaselineError(f"{path}: [environments] must be a table; {fix}")
+    version = data.get("format", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise BaselineError(
+            f"{path}: format must be a whole number, not {version!r}; {fix}"
+        )
+    if version > FORMAT:
+        raise BaselineError(
+            f"{path} was written by a newer memwise (baseline format {version}; this memwise "
+            f"reads format {FORMAT} and older): update memwise (`copier update`), do not record "
+            "it again"
+        )
+    environments = data.get("environments")
+    if not isinstance(environments, dict) or not environments:
+        raise BaselineError(
+            f'{path} has no [environments."..."] table: it is empty or cut short; {fix}'
+        )
+    if version >= 1:
+        end = data.get("end")
+        count = end.get("environments") if isinstance(end, dict) else None
+        if count != len(environments):
+            raise BaselineError(
+                f"{path} is cut short or was edited: its [end] table "
+                + (
+                    f"counts {count!r} environment(s), the file holds {len(environments)}"
+                    if isinstance(end, dict)
+                    else "is missing (nox -s baseline writes it last)"
+                )
+                + f"; {fix}"
+            )
     return {
-        name: _record(path, name, table, fix) for name, table in environments.items()
+        name: _record(path, name, table, fix, version)
+        for name, table in environments.items()
     }
 
 
-def _record(path: Path, name: str, table: object, fix: str) -> Record:
+def _record(path: Path, name: str, table: object, fix: str, version: int) -> Record:
     where = f"{path}, [environments.{json.dumps(name)}]"
     if not isinstance(table, dict):
         raise BaselineError(f"{where} must be a table; {fix}")
+    if version == 0:  # memwise 0.2 wrote no method: it measured under pymalloc
+        table = {"method": "pymalloc", **table}
+    missing = [key for key in ("runs", "method", *TABLES) if key not in table]
+    if missing:
+        raise BaselineError(
+            f"{where} has no {', '.join(missing)}: the file is cut short or was edited; {fix}"
+        )
     parts = {}
-    for key in ("figures", "noise", "sites"):
-        values = table.get(key, {})
-        if not isinstance(values, dict) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0
-            for v in values.values()
-        ):
-            raise BaselineError(
-                f"{where}.{key}: every value must be a size in bytes; {fix}"
-            )
+    for key in TABLES:
+        values = table[key]
+        if not isinstance(values, dict):
+            raise BaselineError(f"{where}.{key} must be a table; {fix}")
+        for figure, size in values.items():
+            if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+                raise BaselineError(
+                    f"{where}.{key}: {json.dumps(figure)} = {size!r} is not a size in bytes "
+                    f"(a whole number of at least 0); {fix}"
+                )
         parts[key] = dict(values)
-    runs = table.get("runs", 1)
+    if not parts["figures"]:
+        raise BaselineError(
+            f"{where}.figures is empty: the gate would compare nothing; {fix}"
+        )
+    if set(parts["noise"]) != set(parts["figures"]):
+        odd = sorted(set(parts["noise"]) ^ set(parts["figures"]))
+        raise BaselineError(
+            f"{where}: figures and noise must name the same figures; only one of them has "
+            f"{', '.join(json.dumps(n) for n in odd[:5])}{' ...' if len(odd) > 5 else ''}; {fix}"
+        )
+    runs = table["runs"]
     if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
         raise BaselineError(
             f"{where}: runs must be a whole number of at least 1; {fix}"
         )
-    method = table.get("method", "pymalloc")
-    return Record(parts["figures"], parts["noise"], parts["sites"], runs, str(method))
+    method = table["method"]
+    if not isinstance(method, str) or not method:
+        raise BaselineError(f"{where}: method must be a string; {fix}")
+    return Record(parts["figures"], parts["noise"], parts["sites"], runs, method)
 
 
 def text(records: dict[str, Record]) -> str:
@@ -109,7 +166,7 @@ def text(records: dict[str, Record]) -> str:
     Names are written as JSON strings, whose escapes are also TOML's (ensure_ascii=False:
     JSON's surrogate-pair escapes of emoji are not valid TOML).
     """
-    lines = [HEADER.rstrip("\n")]
+    lines = [HEADER.rstrip("\n"), "", f"format = {FORMAT}"]
     for name, record in sorted(records.items()):
         env = json.dumps(name)
         lines += ["", f"[environments.{env}]", f"runs = {record.runs}"]
@@ -121,6 +178,8 @@ def text(records: dict[str, Record]) -> str:
                 f"{json.dumps(key, ensure_ascii=False)} = {size}  # {mib(size)}"
                 for key, size in sorted(values.items())
             ]
+    # Last, so that a file cut anywhere above it is refused rather than read as fewer figures.
+    lines += ["", "[end]", f"environments = {len(records)}"]
     return "\n".join(lines) + "\n"
 
 

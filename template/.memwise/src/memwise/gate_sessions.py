@@ -32,7 +32,7 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
         session, settings, path, env
     )  # before measuring: fail fast
     install(session, settings)
-    reports = fresh_folder(settings.root / settings.reports / "memgate")
+    reports = fresh_folder(session, settings.root / settings.reports / "memgate")
     run = measure(session, settings, reports)
     write_measured(reports, path.name, env, run)
     if record is None:
@@ -165,7 +165,7 @@ def missing_message(missing: list[gate.Comparison], baseline_name: str) -> str:
 def write_measured(reports: Path, name: str, env: str, run: Measurement) -> None:
     """This run's figures as a baseline file (copy it to accept them, e.g. from a CI
     artifact) and in the formats of Bencher and github-action-benchmark."""
-    record = baseline.Record(run.figures, sites=run.sites)
+    record = baseline.Record(run.figures, dict.fromkeys(run.figures, 0), run.sites)
     (reports / name).write_text(baseline.text({env: record}), encoding="utf-8")
     (reports / "bencher.json").write_text(
         gate_reports.bencher_metric_format(run.figures), "utf-8"
@@ -226,6 +226,15 @@ def regression_message(
 
 def baseline_session(session: nox.Session, settings: Settings, python: str) -> None:
     count = parse(session, lambda words: parse_baseline_runs(words, settings.gate_runs))
+    path = settings.root / settings.baseline
+    try:  # before measuring: the other environments' figures are kept from this file
+        baseline.read(path)
+    except baseline.BaselineError as error:
+        session.error(
+            f"{str(error).split('; fix it')[0]}. `nox -s baseline` keeps the other "
+            f"environments' figures from it, so it must be whole: restore it (`git checkout "
+            f"{path.name}`), or delete it to record this environment's figures alone"
+        )
     install(session, settings)
     runs: list[Measurement] = []
     for number in range(count):
@@ -233,7 +242,7 @@ def baseline_session(session: nox.Session, settings: Settings, python: str) -> N
         run = measure(
             session,
             settings,
-            fresh_folder(settings.root / settings.reports / "baseline"),
+            fresh_folder(session, settings.root / settings.reports / "baseline"),
             compiled=number > 0,
         )
         if run.manifest.failed:
@@ -244,7 +253,6 @@ def baseline_session(session: nox.Session, settings: Settings, python: str) -> N
         runs.append(run)
     figures, noise = gate.median_and_noise([run.figures for run in runs])
     sites, _ = gate.median_and_noise([run.sites for run in runs])
-    path = settings.root / settings.baseline
     env = baseline.environment(python)
     try:
         baseline.write(
@@ -287,7 +295,7 @@ def memhistory(session: nox.Session, settings: Settings, python: str) -> None:
         session.error(
             f"{path.name} has no committed history yet: commit it, then run again"
         )
-    reports = fresh_folder(settings.root / settings.reports / "memhistory")
+    reports = fresh_folder(session, settings.root / settings.reports / "memhistory")
     page = reports / "history.html"
     page.write_text(gate_reports.history_html(env, history), encoding="utf-8")
     latest = history[-1][2]

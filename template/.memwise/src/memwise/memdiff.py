@@ -29,7 +29,7 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
     print the gate's comparison of the two: figures, and where the workload's memory grew.
     """
     ref = parse(session, parse_memdiff_ref)
-    reports = fresh_folder(settings.root / settings.reports / "memdiff")
+    reports = fresh_folder(session, settings.root / settings.reports / "memdiff")
     found = subprocess.run(
         ["git", "rev-parse", "--verify", "--quiet", ref + "^{commit}"],
         cwd=settings.root, capture_output=True, text=True, check=False,
@@ -54,7 +54,7 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
     )
     require_code_from(session, settings, now_side)
     session.log(f"measuring {now_side} on {interpreter}")
-    after = measure(session, settings, fresh_folder(reports / "now"))
+    after = measure(session, settings, fresh_folder(session, reports / "now"))
     tolerance = tolerance_of(settings)
     comparisons = gate.compare(before.figures, {}, after.figures, tolerance)
     sites = gate.grown_sites(before.sites, after.sites)
@@ -148,7 +148,7 @@ def measure_commit(
                 with session.chdir(worktree):
                     install_code_of(session, side)
                     require_code_from(session, side, label)
-                    return measure(session, side, fresh_folder(into))
+                    return measure(session, side, fresh_folder(session, into))
             finally:
                 install_code_of(session, settings)
     except SettingsError as error:

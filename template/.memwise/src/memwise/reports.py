@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,20 +16,82 @@ from memwise.sizes import mib
 MAX_STEM = 200  # file names stop at 255 bytes; room for "-leaks.html"
 
 
-def fresh_folder(folder: Path) -> Path:
+# The first line of the .gitignore memwise writes into each report folder: a folder that has
+# it is memwise's to empty; any other is not touched.
+MARK = "# written by memwise: reports are not committed"
+
+
+def fresh_folder(session: nox.Session, folder: Path) -> Path:
     """An empty report folder, so no report of an earlier run is mistaken for a new one.
 
-    It ignores itself in git (as .pytest_cache does), so the project's .gitignore needs no
-    entry for it.
+    Only what memwise wrote is removed: the folder must carry memwise's mark (or not exist),
+    and a file the team committed under it is kept and said. A folder that is a file, or
+    cannot be written, stops the session with the fix. The folder ignores itself in git (as
+    .pytest_cache does), so the project's .gitignore needs no entry for it.
     """
-    if folder.exists():
+    try:
+        return _empty(session, folder)
+    except OSError as error:
+        session.error(
+            f"memwise cannot write its reports into {folder}: {error.strerror or error} "
+            f"({error.filename or folder}). Make that folder writable, or set [tool.memwise] "
+            'reports = "<another folder>" in pyproject.toml'
+        )
+
+
+def _empty(session: nox.Session, folder: Path) -> Path:
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.is_dir():
+            session.error(
+                f"{parent} is a file, where memwise writes its reports into the folder "
+                f'{folder}: move the file, or set [tool.memwise] reports = "<another folder>" '
+                "in pyproject.toml. Nothing was deleted."
+            )
+    ignore = folder / ".gitignore"
+    if folder.is_dir() and any(folder.iterdir()):
+        if not (
+            ignore.is_file() and ignore.read_text(errors="replace").startswith(MARK)
+        ):
+            session.error(
+                f"{folder} holds files memwise did not write (it has no .gitignore of memwise's), "
+                "and memwise empties its report folders before each run. Move them, or set "
+                '[tool.memwise] reports = "<another folder>" in pyproject.toml. Nothing was '
+                "deleted."
+            )
+        kept = committed(folder)
         for path in sorted(folder.rglob("*"), reverse=True):
+            if (
+                path in kept
+                or path == ignore
+                or (
+                    path.is_dir()
+                    and not path.is_symlink()
+                    and any(k.is_relative_to(path) for k in kept)
+                )
+            ):
+                continue
             path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+        if kept:
+            session.warn(
+                f"kept {len(kept)} file(s) under {folder} that git tracks (memwise deletes "
+                f"only what it wrote): {', '.join(str(p.relative_to(folder)) for p in sorted(kept))}"
+            )
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / ".gitignore").write_text(
-        "# written by memwise: reports are not committed\n*\n"
-    )
+    ignore.write_text(f"{MARK}\n*\n")
     return folder
+
+
+def committed(folder: Path) -> set[Path]:
+    """The files under ``folder`` that git tracks (none outside a git work tree)."""
+    result = subprocess.run(
+        ["git", "ls-files", "-z", "--", "."],
+        cwd=folder,
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        return set()
+    return {folder / name for name in result.stdout.decode().split("\0") if name}
 
 
 def flamegraphs(

@@ -52,7 +52,7 @@ def memtest(session: nox.Session, settings: Settings) -> None:
         print(MEMTEST_USAGE)
         session.skip("usage shown")
     install(session, settings)
-    reports = fresh_folder(settings.root / settings.reports / "memtest")
+    reports = fresh_folder(session, settings.root / settings.reports / "memtest")
     flags = memtest_flags(settings, reports, "memtest")
     junit = reports / "junit.xml"
     summary = ["--most-allocations=5", "--stacks=8", f"--junitxml={junit}"]
@@ -175,7 +175,7 @@ def profile(session: nox.Session, settings: Settings) -> None:
     options = parse(session, parse_profile_options)
     program = workload_program(session, settings, options)
     install(session, settings, profile=True)
-    reports = fresh_folder(settings.root / settings.reports / "profile")
+    reports = fresh_folder(session, settings.root / settings.reports / "profile")
     profile_json = reports / "profile.json"
     defaults = ["--no-async", f"--program-path={settings.root}"]
     extra = ["---", *program.args] if program.args else []
@@ -230,7 +230,7 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
     options = parse(session, lambda words: parse_program_options("flamegraph", words))
     program = None if options.capture else workload_program(session, settings, options)
     install(session, settings)
-    reports = fresh_folder(settings.root / settings.reports / "flamegraph")
+    reports = fresh_folder(session, settings.root / settings.reports / "flamegraph")
     failed = None
     captures = [options.capture] if options.capture else []
     # Aggregated unless asked otherwise: the allocations alive at the peak and at exit, all

@@ -8,6 +8,7 @@ naming the key and the fix, never as a traceback.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ else:  # pragma: no cover - nox itself depends on tomli there
     import tomli as tomllib
 
 DEFAULT_LIMIT = "512 MB"
+DEFAULT_LIMIT_MAX = 1024**4  # 1 TB: more is a typo, not a budget
 TEST_GROUP_NAMES = ("test", "tests", "testing", "dev")
 TEST_REQUIREMENTS_FILES = (
     "requirements-test.txt",
@@ -169,14 +171,14 @@ def _settings(root: Path, project: dict[str, Any], table: dict[str, Any]) -> Set
         test_packages=_tool_group_packages(project),
         env=_env(table),
         pytest_args=_names(table, "pytest-args", []),
-        reports=Path(_optional_string(table, "reports") or "reports"),
-        baseline=Path(_optional_string(table, "baseline") or "memory-baseline.toml"),
+        reports=_project_path(root, table, "reports", "reports"),
+        baseline=_project_path(root, table, "baseline", "memory-baseline.toml"),
         workers=_workers(table),
         allow_unmeasured=_names(table, "allow-unmeasured", []),
         seed_pip=_flag(table, "seed-pip", _uses_tox_or_setup_py(root, project)),
-        gate_relative=_fraction(gate, "relative", 0.01),
-        gate_absolute_kib=_fraction(gate, "absolute-kib", 16.0),
-        gate_noise_factor=_fraction(gate, "noise-factor", 4.0),
+        gate_relative=_number(gate, "relative", 0.01, RELATIVE_MAX),
+        gate_absolute_kib=_number(gate, "absolute-kib", 16.0, ABSOLUTE_KIB_MAX),
+        gate_noise_factor=_number(gate, "noise-factor", 4.0, NOISE_FACTOR_MAX),
         gate_runs=_runs(gate),
         gate_allow_missing=_names(gate, "allow-missing", [], "[tool.memwise.gate]"),
     )
@@ -281,21 +283,58 @@ def _default_limit(table: dict[str, Any]) -> str | None:
             '[tool.memwise] default-limit must be a size such as "512 MB", or "off"'
         )
     try:
-        parse_size(value)
+        size = parse_size(value)
     except ValueError as error:
         raise SettingsError(
             f"[tool.memwise] default-limit: {error}, or 'off'"
         ) from error
+    if not 0 < size <= DEFAULT_LIMIT_MAX:
+        raise SettingsError(
+            f"[tool.memwise] default-limit = {value!r} is not a budget a test can be held to: "
+            f'write a size above 0 and at most 1 TB (the default is "{DEFAULT_LIMIT}"), or "off"'
+        )
     return value
 
 
-def _fraction(gate: dict[str, Any], key: str, default: float) -> float:
+# The gate's numbers beyond which a tolerance stops meaning anything: a gate that lets a figure
+# grow tenfold, or by a terabyte, gates nothing.
+RELATIVE_MAX = 10.0
+NOISE_FACTOR_MAX = 100.0
+ABSOLUTE_KIB_MAX = 1024.0 * 1024 * 1024
+
+
+def _number(gate: dict[str, Any], key: str, default: float, most: float) -> float:
+    """A finite number from 0 to ``most`` (NaN and infinity are refused: the gate's arithmetic
+    would fail after measuring, or pass everything)."""
     value = gate.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 <= value <= most
+    ):
         raise SettingsError(
-            f"[tool.memwise.gate] {key} must be a number of at least 0, not {value!r}"
+            f"[tool.memwise.gate] {key} must be a number from 0 to {most:g}, not {value!r}"
+            f" (the default is {default:g})"
         )
     return float(value)
+
+
+def _project_path(root: Path, table: dict[str, Any], key: str, default: str) -> Path:
+    """A path inside the project, relative to its root (memwise writes there)."""
+    value = _optional_string(table, key) or default
+    path = Path(value)
+    inside = (root / path).resolve()
+    if (
+        path.is_absolute()
+        or inside == root.resolve()
+        or not inside.is_relative_to(root.resolve())
+    ):
+        raise SettingsError(
+            f"[tool.memwise] {key} = {value!r} must be a path inside the project, relative to "
+            f'its root, e.g. {key} = "{default}"'
+        )
+    return path
 
 
 def _workers(table: dict[str, Any]) -> str | None:
