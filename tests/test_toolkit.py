@@ -829,3 +829,64 @@ def test_the_shared_environment_is_rebuilt_when_what_decides_its_packages_change
     with shared_env.code_swapped(environment):
         assert not shared_env.is_current(environment, now)  # another commit's code inside
     assert shared_env.is_current(environment, now)
+
+
+CHILDREN_SUITE = """
+import multiprocessing, os, subprocess, sys, unittest
+import pytest
+
+def allocate():
+    kept = bytearray(50 * 1024 * 1024)
+    return len(kept)
+
+@pytest.mark.limit_memory("10 MB")
+@pytest.mark.parametrize("method", ["spawn", "fork", "forkserver"])
+def test_multiprocessing(method):
+    process = multiprocessing.get_context(method).Process(target=allocate)
+    process.start()
+    process.join()
+    assert process.exitcode == 0
+
+@pytest.mark.limit_memory("10 MB")
+def test_subprocess():
+    subprocess.run([sys.executable, "-c", "x = bytearray(50 * 1024 * 1024)"], check=True)
+
+@pytest.mark.limit_memory("10 MB")
+def test_bare_fork():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+@pytest.mark.limit_memory("10 MB")
+def test_alone():
+    assert sum(range(1000)) > 0
+
+class Case(unittest.TestCase):
+    def test_subprocess_in_a_testcase(self):
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+"""
+
+
+def test_budgeted_tests_that_start_child_processes_are_named(pytester, monkeypatch) -> None:
+    """memray counts the test's own process: a child's 50 MiB passes a 10 MB budget, and the
+    manifest says which tests started children, however they started them."""
+    monkeypatch.setenv("PYTHONPATH", TOOLKIT_PATH)
+    pytester.makepyfile(test_children=CHILDREN_SUITE)
+    manifest_path = pytester.path / "manifest.json"
+    result = pytester.runpytest_subprocess(
+        "-p", "memwise.pytest_plugin", "--memray", f"--memray-bin-path={pytester.path / 'c'}",
+        f"--memwise-manifest={manifest_path}", "--memwise-default-limit=512 MB",
+    )  # fmt: skip
+    result.assert_outcomes(passed=7)
+    manifest = Manifest.read(manifest_path)
+    named = {
+        test.nodeid.split("::", 1)[1]: test.children for test in manifest.budgeted_with_children
+    }
+    assert set(named) == {
+        "test_multiprocessing[spawn]", "test_multiprocessing[fork]",
+        "test_multiprocessing[forkserver]", "test_subprocess", "test_bare_fork",
+        "Case::test_subprocess_in_a_testcase",
+    }  # fmt: skip
+    assert named["test_bare_fork"] == ["fork"]
+    assert "subprocess" in named["test_subprocess"]

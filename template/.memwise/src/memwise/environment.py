@@ -17,6 +17,7 @@ import nox
 from memwise import backend_extras, shared_env, stdlib_bytecode
 from memwise.locks import LockError, find_lock, read_lock
 from memwise.pythons import find_interpreter
+from memwise.run_lock import one_run
 from memwise.settings import Settings
 from memwise.shared_env import SharedEnvironment
 
@@ -46,8 +47,9 @@ def shared_environment(
             )
         )
     session.log(f"{session.name} runs on Python {version} ({purpose})")
-    with shared_env.activated(settings.root, kind, version, interpreter) as environment:
-        yield environment
+    where = shared_env.activated(settings.root, kind, version, interpreter)
+    with one_run(session, settings.root), where as active:
+        yield active
 
 
 def missing_python_message(
@@ -129,12 +131,20 @@ def install(session: nox.Session, settings: Settings, *, profile: bool = False) 
             f"reusing {where}: built from the same Python, install command and project "
             "files (pyproject.toml, lock, requirements); delete it to rebuild"
         )
+        require_code_from(session, settings)
         return
+    elsewhere = shared_env.built_elsewhere(environment, built_from)
+    if elsewhere:
+        session.log(
+            f"rebuilding {where}: it was built for the project at {elsewhere}, and this "
+            f"project is at {settings.root.resolve()} (copied or moved), so it would measure "
+            "that folder's code"
+        )
     session.log(
         f"building {where}, shared by the sessions on Python {environment.version}"
     )
     shared_env.create(session, environment, settings.seed_pip)
-    ignore_in_git(environment.location.parent)
+    shared_env.ignore_in_git(environment.location.parent)
     seed_stdlib_bytecode(session, environment)
     if group:
         session.run(shared_env.uv(), *command, "--python", str(environment.python),
@@ -148,6 +158,46 @@ def install(session: nox.Session, settings: Settings, *, profile: bool = False) 
     shared_env.mark_current(
         environment, shared_env.inputs(settings.root, environment, recorded)
     )
+    require_code_from(session, settings)
+
+
+# Where the package's code is, found without running it (a package that needs settings to
+# import, Django's, still answers): its file, or a namespace package's first folder.
+WHERE_PACKAGE_IS = (
+    "import importlib.util, sys; spec = importlib.util.find_spec(sys.argv[1]); "
+    "print(spec and (spec.origin if spec.has_location else "
+    "next(iter(spec.submodule_search_locations or []), None)))"
+)
+
+
+def require_code_from(
+    session: nox.Session, settings: Settings, side: str = "this project"
+) -> None:
+    """Stop unless the project's package is imported from the project's own folder: what a
+    session measures is this project's code, never a copy's or an older checkout's. Every
+    measuring session checks it before it measures (``install``), and memdiff for each side."""
+    if settings.package is None:
+        session.log(
+            f"not checked where {side} imports its code from: set [tool.memwise] package to "
+            "the import name of your package to have it checked"
+        )
+        return
+    found = session.run(
+        "python", "-c", WHERE_PACKAGE_IS, settings.package,
+        env=program_env(settings, session), silent=True,
+    )  # fmt: skip
+    lines = str(found).strip().splitlines()
+    origin = lines[-1] if lines else "None"
+    root = settings.root.resolve()
+    if origin == "None" or not Path(origin).resolve().is_relative_to(root):
+        where = "nowhere" if origin == "None" else origin
+        session.error(
+            f"{side}: the package {settings.package} is imported from {where}, not from "
+            f"{root}: the session would measure other code than this project's. Delete "
+            f"{shared_env.location(session).relative_to(settings.root)} to have it rebuilt, "
+            "and check that no other installation of the package comes first on sys.path "
+            "(PYTHONPATH, a .pth file)"
+        )
 
 
 def sync_command(group: str) -> list[str]:
@@ -193,17 +243,6 @@ def lock_constraints(
     constraints.write_text(lock.constraints(), encoding="utf-8")
     session.log(f"installing the versions {path.name} pins ({len(lock.pins)} packages)")
     return ["-c", str(constraints)]
-
-
-def ignore_in_git(folder: Path) -> None:
-    """Let nox's folder of environments ignore itself in git, as .pytest_cache does: a
-    project without `.nox/` in its .gitignore stays clean (and `copier update` can run).
-    """
-    marker = folder / ".gitignore"
-    if folder.is_dir() and not marker.exists():
-        marker.write_text(
-            "# written by memwise: nox's environments are not committed\n*\n"
-        )
 
 
 # memray's terminal and report interfaces: memray imports textual when it starts, before it

@@ -19,6 +19,7 @@ from memwise.measuring import Measurement, measure, tolerance_of
 from memwise.options import parse_baseline_runs, parse_no_options
 from memwise.pytest_runs import keep_failing_captures
 from memwise.reports import flamegraphs, fresh_folder, listing
+from memwise.run_lock import one_run
 from memwise.sessions import failures_message, parse
 from memwise.settings import Settings
 
@@ -269,10 +270,16 @@ def baseline_session(session: nox.Session, settings: Settings, python: str) -> N
 
 def memhistory(session: nox.Session, settings: Settings, python: str) -> None:
     parse(session, lambda words: parse_no_options("memhistory", MEMHISTORY_HELP, words))
+    with one_run(session, settings.root):
+        draw_history(session, settings, python)
+
+
+def draw_history(session: nox.Session, settings: Settings, python: str) -> None:
     path = settings.root / settings.baseline
+    tracked = settings.baseline.as_posix()  # git's path, from the project's root
     env = baseline.environment(python)
     log = subprocess.run(
-        ["git", "log", "--reverse", "--format=%h %ad", "--date=short", "--", path.name],
+        ["git", "log", "--reverse", "--format=%h %ad", "--date=short", "--", tracked],
         cwd=settings.root, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if log.returncode != 0:
@@ -282,7 +289,7 @@ def memhistory(session: nox.Session, settings: Settings, python: str) -> None:
     history = []
     for line in log.stdout.splitlines():
         commit, date = line.split(" ", 1)
-        shown = subprocess.run(["git", "show", f"{commit}:{path.name}"], cwd=settings.root,
+        shown = subprocess.run(["git", "show", f"{commit}:./{tracked}"], cwd=settings.root,
                                capture_output=True, text=True, check=False)  # fmt: skip
         if shown.returncode == 0:
             try:

@@ -27,6 +27,8 @@ class TestRecord:
     capture: str | None = None
     limit: str | None = None
     failure: str | None = None  # "memory" (over a budget) or "error" (anything else)
+    # Kinds of child process the test started ("fork", "subprocess" ...): not in its peak.
+    children: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -82,6 +84,12 @@ class Manifest:
             for test in self.ran
             if test.measured_by is None and test.outcome != "failed"
         ]
+
+    @property
+    def budgeted_with_children(self) -> list[TestRecord]:
+        """Tests held to a memory limit that started child processes, whose memory memray
+        does not count: their budget holds the test's own process only."""
+        return [test for test in self.ran if test.limit and test.children]
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import nox
 
 from memwise import gate, gate_reports, shared_env
-from memwise.environment import install, program_env
+from memwise.environment import install, require_code_from
 from memwise.measuring import Measurement, measure, tolerance_of
 from memwise.options import HelpShown, OptionsError
 from memwise.reports import fresh_folder, listing
@@ -167,23 +167,3 @@ def install_code_of(session: nox.Session, settings: Settings) -> None:
             session, shared_env.active(session), "--no-deps", "--reinstall", "-e",
             str(settings.root), silent=True,
         )  # fmt: skip
-
-
-def require_code_from(session: nox.Session, settings: Settings, side: str) -> None:
-    """Stop unless the project's package imports from the side's own folder."""
-    if settings.package is None:
-        session.warn(
-            f"cannot check where {side} imports its code from: set [tool.memwise] package to "
-            "the import name of your package"
-        )
-        return
-    probe = f"import {settings.package} as m; print(m.__file__)"
-    found = session.run(
-        "python", "-c", probe, env=program_env(settings, session), silent=True
-    )
-    lines = str(found).strip().splitlines()
-    origin = Path(lines[-1]).resolve() if lines else None
-    if origin is None or not origin.is_relative_to(settings.root.resolve()):
-        session.error(
-            f"{side}: {settings.package} imports from {origin}, not from {settings.root}"
-        )

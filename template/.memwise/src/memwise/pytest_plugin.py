@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from memwise import pytest_memray_adapter, unittest_memory
+from memwise.children import ChildProcesses
 from memwise.manifest import Manifest, Problem, TestRecord
 from memwise.markers import MARKERS_HEADLINE, marker_problems, memory_markers
 from memwise.pythons import running_python
@@ -158,6 +159,7 @@ class MemoryRecorder:
         self.records: dict[str, TestRecord] = {}
         self.problems: list[Problem] = []
         self._unittest_results: dict[str, dict[str, Any]] = {}
+        self._children: dict[str, list[str]] = {}
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collection_modifyitems(
@@ -210,6 +212,15 @@ class MemoryRecorder:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        # Outside pytest-memray's tracking: which child processes the test started (memray
+        # counts only this process, so their memory is not in the test's peak).
+        children = ChildProcesses()
+        try:
+            return (yield from self._tracked_call(item))
+        finally:
+            self._children[item.nodeid] = children.end()
+
+    def _tracked_call(self, item: pytest.Item) -> Generator[None, None, None]:
         # As pytest-memray on functions: measured under --memray, or when a marker asks.
         if not (is_unittest(item) and (self.tracking or memory_markers(item))):
             return (yield)
@@ -249,6 +260,9 @@ class MemoryRecorder:
         report = yield
         if call.when == "call":
             measurement = self._measurement(item)
+            children = self._children.pop(item.nodeid, [])
+            if children:
+                measurement["children"] = children
             if report.failed:
                 # The test itself ran clean and still failed: a memory marker failed it.
                 memory = measurement.get("failure") == "memory" or call.excinfo is None

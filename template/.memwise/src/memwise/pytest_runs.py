@@ -135,3 +135,21 @@ def note_unmeasured(session: nox.Session, manifest: Manifest) -> None:
             f"{len(unmeasured)} of {len(manifest.ran)} tests ran WITHOUT memory tracking, "
             f"as [tool.memwise] allow-unmeasured allows:\n{names}{more}"
         )
+
+
+def note_children(session: nox.Session, manifest: Manifest) -> None:
+    """Name the budgeted tests that started child processes: memray counts the test's own
+    process only, so a child's memory is in no budget (.memwise/README.md says how to budget
+    it)."""
+    found = manifest.budgeted_with_children
+    if found:
+        names = listing(
+            [Path(f"{test.nodeid} ({', '.join(test.children)})") for test in found[:20]]
+        )
+        more = f"\n  ... and {len(found) - 20} more" if len(found) > 20 else ""
+        session.warn(
+            f"{len(found)} budgeted test(s) started child processes; their child processes' "
+            f"memory is not counted (memray measures the test's own process):\n{names}{more}\n"
+            "To budget a child, give the child's own code a limit_memory test, or wrap its "
+            "work in track_memory (.memwise/README.md, 'Child processes')."
+        )

@@ -28,6 +28,7 @@ from memwise.options import (
 from memwise.pytest_runs import (
     keep_failing_captures,
     memtest_flags,
+    note_children,
     note_unmeasured,
     read_manifest,
     run_pytest,
@@ -61,6 +62,7 @@ def memtest(session: nox.Session, settings: Settings) -> None:
     )
     manifest = read_manifest(session, settings, reports, code)
     note_unmeasured(session, manifest)
+    note_children(session, manifest)
     kept = keep_failing_captures(manifest, reports)
     if manifest.failed:
         hint = (

@@ -113,9 +113,11 @@ def inputs(root: Path, environment: SharedEnvironment, command: Sequence[str]) -
         if (root / name).is_file()
     }
     interpreter = os.path.realpath(environment.interpreter)
+    # The project's own folder: a copied or moved project's environment still imports the
+    # first folder's code (editable installs and script shebangs hold absolute paths).
     return json.dumps(
         {"interpreter": interpreter, "version": environment.version,
-         "command": list(command), "files": digests},
+         "command": list(command), "files": digests, "project": str(root.resolve())},
         indent=1, sort_keys=True,
     )  # fmt: skip
 
@@ -127,6 +129,20 @@ def is_current(environment: SharedEnvironment, built_from: str) -> bool:
         and record.is_file()
         and record.read_text(encoding="utf-8") == built_from
     )
+
+
+def built_elsewhere(environment: SharedEnvironment, built_from: str) -> str | None:
+    """The project folder the environment was built for, when that is another folder (the
+    project was copied or moved)."""
+    try:
+        recorded = json.loads(
+            (environment.location / RECORD).read_text(encoding="utf-8")
+        )
+        project = recorded.get("project")
+    except (OSError, ValueError, AttributeError):
+        return None
+    here = json.loads(built_from)["project"]
+    return str(project) if project and project != here else None
 
 
 def mark_current(environment: SharedEnvironment, built_from: str) -> None:
@@ -168,6 +184,17 @@ def code_swapped(environment: SharedEnvironment) -> Iterator[None]:
     yield
     if saved is not None:
         record.write_text(saved, encoding="utf-8")
+
+
+def ignore_in_git(folder: Path) -> None:
+    """Let nox's folder of environments ignore itself in git, as .pytest_cache does: a
+    project without `.nox/` in its .gitignore stays clean (and `copier update` can run).
+    """
+    marker = folder / ".gitignore"
+    if folder.is_dir() and not marker.exists():
+        marker.write_text(
+            "# written by memwise: nox's environments are not committed\n*\n"
+        )
 
 
 def uv() -> str:
