@@ -58,8 +58,11 @@ class ChildProcesses:
         """The kinds of child process the test started (empty: none seen)."""
         global _watching
         _watching = False
-        kinds = sorted(set(_seen))
+        seen = set(_seen)
         _seen.clear()
+        if "subprocess" in seen:  # Popen itself spawns (posix_spawn, fork_exec): said once
+            seen.discard("spawn")
+        kinds = sorted(seen)
         if not kinds and (
             _reaped_children() != self._before or _running_children() - self._running
         ):

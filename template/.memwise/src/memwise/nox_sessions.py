@@ -6,6 +6,7 @@ The project's noxfile imports it (two lines, see .memwise/README.md); the bodies
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -13,7 +14,14 @@ from pathlib import Path
 import nox
 
 from memwise import drift as drift_session
-from memwise import environment, gate_sessions, pythons, sessions, updates
+from memwise import (
+    environment,
+    gate_sessions,
+    interpreter_downloads,
+    pythons,
+    sessions,
+    updates,
+)
 from memwise import memdiff as memdiff_session
 from memwise.settings import SettingsError, load
 
@@ -23,6 +31,11 @@ try:
     SETTINGS = load(ROOT)
 except SettingsError as error:
     sys.exit(f"memwise: {error}")
+# Interpreters: never downloaded unless the user's uv configuration says so; missing ones fail
+# a session in CI and are skipped with a word locally (memwise.interpreter_downloads).
+interpreter_downloads.forbid_unless_chosen(ROOT)
+if os.environ.get("CI"):
+    nox.options.error_on_missing_interpreters = True
 
 MEMORY_PYTHON = pythons.memory_python(SETTINGS.project, SETTINGS.memory_python)
 PROFILE_PYTHON = pythons.profile_python(SETTINGS.project)

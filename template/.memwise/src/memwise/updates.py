@@ -48,6 +48,14 @@ def read_report(text: str) -> tuple[str, str, bool] | None:
     )
 
 
+def untagged(current: str, latest: str, said: str) -> bool:
+    """Whether copier compared commits of a source without release tags: it then numbers
+    HEAD ``0.0.0.postN.devM+<commit>`` and reports no update, whatever HEAD holds."""
+    return "No git tags found" in said or any(
+        version.startswith("0.0.0.post") for version in (current, latest)
+    )
+
+
 def check_update(session: nox.Session, settings: Settings) -> None:
     parse(
         session,
@@ -74,6 +82,13 @@ def check_update(session: nox.Session, settings: Settings) -> None:
             "git repository with release tags that this machine can reach."
         )
     current, latest, newer = report
+    if untagged(current, latest, result.stderr):
+        session.error(
+            f"the memwise source {answers.name} records ({recorded_source(answers) or 'none'}) "
+            "has no release tags: copier compares releases, which are git tags, so it cannot "
+            f"say whether a newer one is out (it reads the source's HEAD as {latest}). Point "
+            "_src_path at memwise's released repository, or tag a release there"
+        )
     if newer:
         message = (
             f"memwise {latest} is out; this project is at {current}. "

@@ -1,0 +1,245 @@
+"""A verdict you can trust, round two: the cases a new user met in a first month, each run as
+that user would (a real render, the real nox sessions), each red or right where it was wrong.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import copier
+import pytest
+from memwise import baseline
+
+from tests.helpers import nox, render, run, session_env, template_source
+
+PACKAGE_INIT = Path("src/my_service/__init__.py")
+# Appended to a copy's package: importing it leaves a file beside it, so the test can tell
+# whose code a session imported.
+IMPORTED_HERE = (
+    '\nimport pathlib as _pathlib\n(_pathlib.Path(__file__).parent / "imported-here").touch()\n'
+)
+
+
+def git(project: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
+    return subprocess.run(command, cwd=project, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A default render in git whose memory environment is built once (by its memtest)."""
+    project = render(tmp_path_factory.mktemp("trust") / "svc")
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "start")
+    nox(project, "-s", "memtest")
+    return project
+
+
+@pytest.mark.slow
+def test_a_copied_project_measures_its_own_code_and_a_moved_one_runs(service: Path) -> None:
+    copy = service.parent / "svc2"
+    shutil.copytree(service, copy, symlinks=True)
+    with (copy / PACKAGE_INIT).open("a", encoding="utf-8") as init:
+        init.write(IMPORTED_HERE)
+    result = nox(copy, "-s", "memtest")
+    assert f"it was built for the project at {service.resolve()}" in result.stderr
+    assert (copy / PACKAGE_INIT).with_name("imported-here").is_file()  # the copy's own code
+    assert not (service / PACKAGE_INIT).with_name("imported-here").exists()
+    assert f"{service}/" not in (copy / "reports" / "memtest" / "manifest.json").read_text()
+    moved = service.parent / "svc3"
+    copy.rename(moved)
+    result = nox(moved, "-s", "memtest")
+    assert f"built for the project at {copy.resolve()}" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+def test_a_package_imported_from_another_folder_stops_before_measuring(service: Path) -> None:
+    other = service.parent / "other-checkout" / "src"
+    shutil.copytree(service / "src", other)
+    env = {"PYTHONPATH": str(other)}  # another checkout of the package first on sys.path
+    result = nox(service, "-R", "-s", "memtest", check=False, env=env)
+    assert result.returncode != 0
+    assert f"the package my_service is imported from {other}" in result.stderr
+    assert "the session would measure other code than this project's" in result.stderr
+    assert "passed" not in result.stdout  # nothing measured
+    flamegraph = nox(service, "-R", "-s", "flamegraph", check=False, env=env)
+    assert flamegraph.returncode != 0
+    assert "the session would measure other code" in flamegraph.stderr
+
+
+@pytest.mark.slow
+def test_two_memory_runs_at_once_take_turns(service: Path) -> None:
+    command = [sys.executable, "-m", "nox", "-R", "-s", "memtest"]
+    runs = [
+        subprocess.Popen(
+            command,
+            cwd=service,
+            env=session_env(),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=600) for process in runs]
+    for process, (out, err) in zip(runs, outputs, strict=True):
+        assert process.returncode == 0, err
+        assert "WITHOUT memory tracking" not in out + err
+        assert "memtest passed" in err
+    said = [err for _, err in outputs if "waiting for `nox -s memtest` (process" in err]
+    assert len(said) == 1, [err[-2000:] for _, err in outputs]
+
+
+@pytest.mark.slow
+def test_a_budgeted_test_that_starts_a_child_is_named(service: Path) -> None:
+    test = service / "tests" / "test_child_process.py"
+    test.write_text(
+        "import subprocess, sys\nimport pytest\n\n\n@pytest.mark.limit_memory('10 MB')\n"
+        "def test_the_child_allocates_50_mib():\n    subprocess.run([sys.executable, '-c', "
+        "'x = bytearray(50 * 1024 * 1024)'], check=True)\n",
+        encoding="utf-8",
+    )
+    try:
+        result = nox(service, "-R", "-s", "memtest")
+    finally:
+        test.unlink()
+    assert "1 budgeted test(s) started child processes" in result.stderr
+    assert "test_child_process.py::test_the_child_allocates_50_mib (subprocess)" in result.stderr
+    assert "child processes' memory is not counted" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_reports_folder_in_the_way_is_a_message_and_nothing_is_lost(service: Path) -> None:
+    reports = service / "reports"
+    shutil.rmtree(reports)
+    reports.write_text("the team's notes\n")
+    try:
+        result = nox(service, "-R", "-s", "memtest", check=False)
+        assert result.returncode != 0
+        assert f"{reports} is a file, where memwise writes its reports" in result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+        assert reports.read_text() == "the team's notes\n"
+    finally:
+        reports.unlink()
+    # A file the team committed under memwise's folder is kept, and said.
+    nox(service, "-R", "-s", "memtest")
+    kept = reports / "memtest" / "README.md"
+    kept.write_text("what these reports are\n")
+    git(service, "add", "-f", str(kept))
+    result = nox(service, "-R", "-s", "memtest")
+    assert kept.read_text() == "what these reports are\n"
+    assert "kept 1 file(s) under" in result.stderr
+    assert "README.md" in result.stderr
+    git(service, "rm", "-q", "--cached", str(kept))
+    # A folder memwise did not mark is not emptied.
+    foreign = reports / "memdiff"
+    shutil.rmtree(foreign, ignore_errors=True)
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine\n")
+    result = nox(service, "-R", "-s", "memdiff", "--", "HEAD", check=False)
+    assert result.returncode != 0
+    assert "holds files memwise did not write" in result.stderr
+    assert (foreign / "notes.txt").read_text() == "mine\n"
+    shutil.rmtree(foreign)
+
+
+def cut_baseline(project: Path, after: str) -> None:
+    env = baseline.environment("3.15")
+    figures = {"workload peak": 12 * 2**20, "workload total allocated": 50 * 2**20}
+    record = baseline.Record(figures, dict.fromkeys(figures, 1000), {"main (a.py)": 1})
+    text = baseline.text({env: record})
+    (project / "memory-baseline.toml").write_text(text[: text.index(after) + len(after)])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("after", "said"),
+    [
+        ('method = "PYTHONMALLOC=malloc"\n', "is cut short or was edited"),
+        ('"workload peak" = 12', "is cut short or was edited"),
+    ],
+)
+def test_a_cut_baseline_is_red_in_ci_before_anything_is_measured(
+    service: Path, after: str, said: str
+) -> None:
+    cut_baseline(service, after)
+    try:
+        result = nox(service, "-R", "-s", "memgate", check=False, env={"CI": "true"})
+    finally:
+        (service / "memory-baseline.toml").unlink()
+    assert result.returncode != 0
+    assert said in result.stderr
+    assert "REGRESSION" not in result.stderr
+    assert "memray run" not in result.stderr  # refused before measuring
+
+
+@pytest.mark.slow
+def test_a_nan_tolerance_is_refused_before_any_work(service: Path) -> None:
+    pyproject = service / "pyproject.toml"
+    before = pyproject.read_text()
+    assert "\nrelative = 0.01\n" in before
+    pyproject.write_text(before.replace("\nrelative = 0.01\n", "\nrelative = nan\n"))
+    try:
+        result = nox(service, "-l", check=False)
+    finally:
+        pyproject.write_text(before)
+    assert result.returncode != 0
+    assert "relative must be a number from 0 to 10, not nan" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_missing_interpreter_is_never_downloaded_and_fails_in_ci(service: Path) -> None:
+    # 3.13t (free-threaded) is one uv would download from GitHub; it is not installed here.
+    here = {name: value for name, value in session_env().items() if name != "CI"}
+    local = run([sys.executable, "-m", "nox", "-s", "lint", "-P", "3.13t"], service, check=False,
+                env=here)  # fmt: skip
+    assert "Python downloads are not allowed" in local.stderr + local.stdout
+    assert "skipped: Python interpreter 3.13t not found" in local.stderr
+    in_ci = nox(service, "-s", "lint", "-P", "3.13t", check=False, env={"CI": "true"})
+    assert in_ci.returncode != 0
+    assert "failed: Python interpreter 3.13t not found" in in_ci.stderr
+
+
+def test_a_new_project_rendered_over_an_existing_one_overwrites_none_of_its_files(
+    tmp_path: Path,
+) -> None:
+    """Even following copier's advice (--overwrite), the folder's own files stay as they were."""
+    existing = tmp_path / "theirs"
+    (existing / "src" / "my_service").mkdir(parents=True)
+    own = {
+        "pyproject.toml": '[project]\nname = "theirs"\nversion = "7"\n',
+        "noxfile.py": "import nox\n",
+        "Makefile": "all:\n\techo theirs\n",
+        ".gitignore": "secrets\n",
+        "README.md": "# Theirs\n",
+        "src/my_service/__init__.py": "VERSION = 7\n",
+        "tests/test_package.py": "def test_theirs():\n    pass\n",
+    }
+    for name, text in own.items():
+        (existing / name).parent.mkdir(parents=True, exist_ok=True)
+        (existing / name).write_text(text)
+    copier.run_copy(str(template_source()), existing, defaults=True, overwrite=True,
+                    quiet=True, unsafe=False)  # fmt: skip
+    assert {name: (existing / name).read_text() for name in own} == own
+    assert (existing / ".memwise" / "README.md").is_file()  # memwise's own files are added
+
+
+@pytest.mark.slow
+def test_check_update_of_a_source_without_release_tags_says_so(tmp_path: Path) -> None:
+    source = tmp_path / "memwise"
+    shutil.copytree(template_source(), source)
+    git(source, "init", "-q")
+    git(source, "add", "-A")
+    git(source, "commit", "-q", "-m", "no tag")
+    project = tmp_path / "svc"
+    copier.run_copy(str(source), project, defaults=True, quiet=True, unsafe=False)
+    result = nox(project, "-s", "check_update", check=False)
+    assert result.returncode != 0
+    assert "has no release tags" in result.stderr
+    assert "is the newest release" not in result.stderr
