@@ -60,7 +60,8 @@ class ChildProcesses:
         _watching = False
         seen = set(_seen)
         _seen.clear()
-        if "subprocess" in seen:  # Popen itself spawns (posix_spawn, fork_exec): said once
+        # Popen itself spawns (posix_spawn, fork_exec): said once, as "subprocess".
+        if "subprocess" in seen:
             seen.discard("spawn")
         kinds = sorted(seen)
         if not kinds and (
