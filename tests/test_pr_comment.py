@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -196,4 +197,72 @@ def test_gitlab_notes_the_merge_request_with_a_project_token(forge, summary, tmp
 def test_no_summary_means_nothing_to_post(tmp_path) -> None:
     result = post(tmp_path / "missing.md", {"GITHUB_ACTIONS": "true"})
     assert result.returncode == 0
-    assert "memgate did not get as far as writing it" in result.stderr
+    assert "the sessions did not get as far as writing one" in result.stderr
+
+
+RED_GATE = """## ❌ Memory gate failed: workload peak +0.59 MiB (+18.6%)
+
+| figure | baseline | now | change | allowed |
+| --- | --- | --- | --- | --- |
+| [workload peak](workload_peak-diff.html "workload peak") | 3.15 MiB | 3.73 MiB | +0.59 MiB (+18.6%) | 3.18 MiB |
+"""
+RED_MEMTEST = """## ❌ memtest failed: test_bulk over its budget, limit_memory('1 MB'), peak 4.00 MiB
+
+| over its budget | limit | peak | over by | held most |
+| --- | --- | --- | --- | --- |
+| test_bulk | `limit_memory('1 MB')` | 4.00 MiB | 3.00 MiB | `load (svc/store.py:12), 3.90 MiB` |
+"""
+
+
+def reports_of(root: Path) -> tuple[Path, Path]:
+    gate, memtest = root / "reports" / "memgate", root / "reports" / "memtest"
+    gate.mkdir(parents=True)
+    memtest.mkdir(parents=True)
+    (gate / "summary.md").write_text(RED_GATE)
+    (memtest / "summary.md").write_text(RED_MEMTEST)
+    return gate / "summary.md", memtest / "summary.md"
+
+
+def test_links_work_from_the_merge_request_and_each_job_keeps_its_section(forge, tmp_path) -> None:
+    state, api = forge
+    gate, memtest = reports_of(tmp_path)
+    job = "https://gitlab.example.com/acme/billing/-/jobs/55"
+    env = {"GITLAB_CI": "true", "CI_API_V4_URL": f"{api}/api/v4", "CI_PROJECT_ID": "311",
+           "CI_MERGE_REQUEST_IID": "9", "CI_JOB_URL": job, "MEMWISE_GITLAB_TOKEN": "glpat-fake",
+           "CI_PROJECT_DIR": str(tmp_path)}  # fmt: skip
+    assert post(gate, env).returncode == 0  # the memory-reports job
+    assert post(memtest, env).returncode == 0  # the memtest job, in parallel
+    [note] = state.comments
+    text = str(note["body"])
+    # Every link of the summary opens the file in the job's artifacts.
+    assert f"]({job}/artifacts/file/reports/memgate/workload_peak-diff.html " in text
+    assert not re.findall(r"\]\((?!https?://)", text), text
+    # One note, both verdicts: the gate's, then memtest's.
+    assert text.index("Memory gate failed") < text.index("memtest failed")
+    # The next push: the gate passes; memtest's section (not re-posted) stays.
+    gate.write_text("## ✅ Memory gate passed: 8 figure(s) within tolerance\n")
+    assert post(gate, env).returncode == 0
+    [note] = state.comments
+    assert "Memory gate passed" in str(note["body"])
+    assert "Memory gate failed" not in str(note["body"])
+    assert "memtest failed" in str(note["body"])
+
+
+def test_on_github_links_go_to_the_uploaded_artifact(forge, tmp_path) -> None:
+    state, api = forge
+    gate, memtest = reports_of(tmp_path)
+    env = {**github_env(tmp_path, api),
+           "MEMWISE_ARTIFACT_URL": "https://github.com/acme/billing/actions/runs/7012345678/artifacts/99"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "memwise.pr_comment", str(gate), str(memtest)],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CI_"))},
+             "PYTHONPATH": str(TOOLKIT_SRC), **env},
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [comment] = state.comments
+    text = str(comment["body"])
+    assert "](https://github.com/acme/billing/actions/runs/7012345678/artifacts/99 " in text
+    assert not re.findall(r"\]\((?!https?://)", text), text
+    assert "memtest failed" in text
+    assert "Memory gate failed" in text

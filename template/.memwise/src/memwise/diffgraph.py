@@ -10,13 +10,19 @@ memray: ``python -m memwise.diffgraph BEFORE.bin AFTER.bin OUT.html``.
 
 The peak only: the total allocated would need every allocation record of both captures
 (millions for the example workload), which memray's reader yields one at a time.
+
+Beside the page, ``OUT.json`` lists the frames whose own memory moved most (for a single
+capture: held most), each with ``file:line`` (the line of the second capture that held the most
+of it): the gate's verdict, its summary and the pull-request comment name them.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import json
 import os
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,20 +80,42 @@ def from_function(
     return cut
 
 
-def peak_stacks(capture: Path) -> list[tuple[Stack, int]]:
-    """The allocations alive at the capture's peak: each stack (outermost first) and its bytes."""
+Lines = dict[str, Counter[int]]  # frame label -> bytes held at each of its lines
+
+
+def peak_stacks(
+    capture: Path, lines: Lines | None = None, *, leaks: bool = False
+) -> list[tuple[Stack, int]]:
+    """The allocations alive at the capture's peak (``leaks``: never freed): each stack
+    (outermost first) and its bytes. ``lines`` receives, per frame, the bytes held at each of
+    its lines (its own line for the innermost frame, the call's line for the others)."""
     from memray import (
         FileReader,  # the session's environment has it; the noxfile's has not
     )
 
     reader = FileReader(os.fspath(capture))
+    records = (
+        reader.get_leaked_allocation_records(merge_threads=True)
+        if leaks
+        else reader.get_high_watermark_allocation_records(merge_threads=True)
+    )
     stacks = []
-    for record in reader.get_high_watermark_allocation_records(merge_threads=True):
-        frames = record.stack_trace()
-        labels = tuple(label(function, file) for function, file, _ in reversed(frames))
-        labels = labels or ("<unknown>",)
-        stacks.append((labels, int(record.size)))
+    for record in records:
+        frames = list(reversed(record.stack_trace()))
+        labels = tuple(label(function, file) for function, file, _ in frames)
+        if lines is not None:
+            for name, (_, _, line) in zip(labels, frames):
+                lines.setdefault(name, Counter())[int(line)] += int(record.size)
+        stacks.append((labels or ("<unknown>",), int(record.size)))
     return stacks
+
+
+def located(name: str, lines: Lines) -> str:
+    """A frame's label with the line that held the most of its memory: ``f (a/b.py:12)``."""
+    held = lines.get(name)
+    if not held or not name.endswith(")"):
+        return name
+    return f"{name[:-1]}:{held.most_common(1)[0][0]})"
 
 
 def merge(
@@ -129,23 +157,31 @@ def moved_frames(root: Frame) -> list[Frame]:
     return sorted(found, key=lambda frame: -abs(frame.own_change))
 
 
-def _tooltip(frame: Frame, names: tuple[str, str]) -> str:
+def signed_mib(size: int) -> str:
+    """A change in MiB with its sign, the page's one unit: ``+0.31 MiB``."""
+    return f"{size / (1024 * 1024):+.2f} MiB"
+
+
+def _tooltip(frame: Frame, names: tuple[str, str], shown: str) -> str:
     if names == SINGLE:
         return (
-            f"{frame.label}\n{mib(frame.after)} at the peak\n"
+            f"{shown}\n{mib(frame.after)} at the peak\n"
             f"its own lines: {mib(frame.after_own)}"
         )
-    change = frame.after - frame.before
-    own = frame.own_change
     return (
-        f"{frame.label}\n{names[0]}: {mib(frame.before)}, {names[1]}: {mib(frame.after)} "
-        f"({change:+,} bytes)\nits own lines: {mib(frame.before_own)} -> "
-        f"{mib(frame.after_own)} ({own:+,} bytes)"
+        f"{shown}\n{names[0]}: {mib(frame.before)}, {names[1]}: {mib(frame.after)} "
+        f"({signed_mib(frame.after - frame.before)})\nits own lines: "
+        f"{mib(frame.before_own)} -> {mib(frame.after_own)} ({signed_mib(frame.own_change)})"
     )
 
 
 def _frame_html(
-    frame: Frame, parent: int, total: int, limit: int, names: tuple[str, str]
+    frame: Frame,
+    parent: int,
+    total: int,
+    limit: int,
+    names: tuple[str, str],
+    lines: Lines,
 ) -> str:
     share = 100 * frame.width / parent if parent else 100
     shown = [
@@ -153,14 +189,22 @@ def _frame_html(
     ]
     shown.sort(key=lambda child: -child.width)
     inner = "".join(
-        _frame_html(child, frame.width, total, limit, names) for child in shown
+        _frame_html(child, frame.width, total, limit, names, lines) for child in shown
     )
     kind = verdict(frame, limit)
     strength = min(1.0, abs(frame.own_change) / max(total, 1) * 20)
+    name = located(frame.label, lines)
+    # The size is on the frame (hovering is for both figures): the change where it moved.
+    size = (
+        signed_mib(frame.own_change)
+        if kind != "same" and names != SINGLE
+        else mib(frame.width)
+    )
     return (
         f'<div class="frame {kind}" style="flex-basis:{share:.3f}%;--strength:{strength:.2f}" '
-        f'data-label="{html.escape(frame.label)}" title="{html.escape(_tooltip(frame, names))}">'
-        f'<div class="name">{html.escape(frame.label)}</div>'
+        f'data-label="{html.escape(frame.label)}" '
+        f'title="{html.escape(_tooltip(frame, names, name))}">'
+        f'<div class="name"><span class="size">{size}</span> {html.escape(name)}</div>'
         f'<div class="children">{inner}</div></div>'
     )
 
@@ -174,7 +218,10 @@ td, th { border: 1px solid #ccc; padding: .2em .6em; text-align: left; }
   min-width: 0; box-sizing: border-box; border: 1px solid #fff; }
 .children { display: flex; flex-direction: row; }
 .name { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; padding: 1px 3px;
-  height: 1.3em; }
+  height: 1.3em; direction: ltr; }
+.size { font-variant-numeric: tabular-nums; color: #444; }
+.found > .name { outline: 2px solid #06c; outline-offset: -2px; }
+.search { margin: .5em 0; } .search input { width: 24em; }
 .same .name { background: #e8e2d0; }
 .grew .name { background: rgb(255, calc(200 - 150 * var(--strength)), calc(190 - 150 * var(--strength))); font-weight: bold; }
 .shrank .name { background: rgb(calc(190 - 150 * var(--strength)), calc(210 - 100 * var(--strength)), 255); }
@@ -182,20 +229,74 @@ td, th { border: 1px solid #ccc; padding: .2em .6em; text-align: left; }
 """
 
 
-def page(root: Frame, title: str, names: tuple[str, str], single: bool = False) -> str:
+SEARCH = """<p class='search'><label>Find a function or file: <input type='search'
+id='find' placeholder='e.g. render_report or handler.py'></label> <span id='found'></span></p>
+<script>
+document.getElementById('find').addEventListener('input', function (event) {
+  var text = event.target.value.toLowerCase(), count = 0;
+  document.querySelectorAll('.frame').forEach(function (frame) {
+    var hit = text !== '' && frame.dataset.label.toLowerCase().indexOf(text) >= 0;
+    frame.classList.toggle('found', hit);
+    if (hit) { count += 1; }
+  });
+  document.getElementById('found').textContent = text ? count + ' frame(s)' : '';
+});
+</script>"""
+
+
+def culprits(root: Frame, lines: Lines, count: int = 10) -> list[dict[str, object]]:
+    """The frames whose own memory at the peak grew past the threshold, most first."""
+    limit = threshold(root)
+    grown = [frame for frame in moved_frames(root) if frame.own_change > limit]
+    return [
+        {
+            "frame": located(frame.label, lines),
+            "before": frame.before_own,
+            "after": frame.after_own,
+            "change": frame.own_change,
+        }
+        for frame in grown[:count]
+    ]
+
+
+def holders(root: Frame, lines: Lines, count: int = 5) -> list[dict[str, object]]:
+    """The frames whose own lines held the most at the peak (one capture)."""
+    frames, todo = [], list(root.children.values())
+    while todo:
+        frame = todo.pop()
+        frames.append(frame)
+        todo.extend(frame.children.values())
+    frames.sort(key=lambda frame: -frame.after_own)
+    return [
+        {"frame": located(frame.label, lines), "held": frame.after_own}
+        for frame in frames[:count]
+        if frame.after_own > 0
+    ]
+
+
+def page(
+    root: Frame,
+    title: str,
+    names: tuple[str, str],
+    single: bool = False,
+    lines: Lines | None = None,
+    note: str = "",
+) -> str:
+    lines = lines or {}
     if single:
-        return single_page(root, title)
+        return single_page(root, title, lines, note)
     limit = threshold(root)
     moved = moved_frames(root)
     rows = "".join(
-        f"<tr class='{verdict(frame, limit)}'><td>{html.escape(frame.label)}</td>"
+        f"<tr class='{verdict(frame, limit)}'><td>{html.escape(located(frame.label, lines))}</td>"
         f"<td>{mib(frame.before_own)}</td><td>{mib(frame.after_own)}</td>"
-        f"<td>{frame.own_change:+,} bytes</td></tr>"
+        f"<td>{signed_mib(frame.own_change)}</td></tr>"
         for frame in moved[:15]
     )
     table = (
-        f"<table><tr><th>frame</th><th>its own memory at the peak, {html.escape(names[0])}</th>"
-        f"<th>{html.escape(names[1])}</th><th>change</th></tr>{rows}</table>"
+        f"<table><tr><th>function (file:line)</th><th>its own memory at the peak, "
+        f"{html.escape(names[0])}</th><th>{html.escape(names[1])}</th><th>change</th></tr>"
+        f"{rows}</table>"
         if moved
         else "<p>No frame's own memory at the peak moved past the threshold.</p>"
     )
@@ -204,32 +305,48 @@ def page(root: Frame, title: str, names: tuple[str, str], single: bool = False) 
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
         f"<p>Memory at the peak: {html.escape(names[0])} {mib(root.before)}, "
-        f"{html.escape(names[1])} {mib(root.after)}. Each frame's width is its memory at the "
-        "peak (the larger of the two); its colour says how its own lines' memory at the peak "
-        f"moved: more than {mib(limit)} (0.5% of the peak, at least 16 KiB). Hover a frame "
-        "for both figures. The peak is the moment the whole program held the most (memray's "
-        'high-water mark), as in the gate\'s "workload peak".</p>'
+        f"{html.escape(names[1])} {mib(root.after)}. {html.escape(note)} The table names the "
+        "functions whose own lines held more (or less) at the peak, with the line that held "
+        "the most; in the drawing, each frame's width is its memory at the peak (the larger "
+        f"of the two), its colour how its own lines' memory moved: more than {mib(limit)} "
+        "(0.5% of the peak, at least 16 KiB). Hover a frame for both figures. The peak is the "
+        "moment the program held the most (memray's high-water mark). CPython reuses freed "
+        "blocks of small objects (tuples, small lists, free lists): growth in such objects can "
+        "be charged to the function that first allocated the block; the call-site table of "
+        "the gate's report is the second opinion.</p>"
         "<p class='legend'><span class='grew' style='--strength:1'><span class='name'>grew"
         "</span></span><span class='shrank' style='--strength:1'><span class='name'>shrank"
         "</span></span>"
         "<span class='same'><span class='name'>about the same</span></span></p>"
-        f"{table}<div class='graph'>"
-        f"{_frame_html(root, root.width, root.width, limit, names)}</div></body></html>"
+        f"{table}{SEARCH}<div class='graph'>"
+        f"{_frame_html(root, root.width, root.width, limit, names, lines)}</div></body></html>"
     )
 
 
-def single_page(root: Frame, title: str) -> str:
+def single_page(root: Frame, title: str, lines: Lines, note: str = "") -> str:
     """One capture's memory at the peak, no comparison: the same drawing, one colour."""
+    rows = "".join(
+        f"<tr><td>{html.escape(str(entry['frame']))}</td><td>{mib(int(str(entry['held'])))}</td></tr>"
+        for entry in holders(root, lines)
+    )
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
-        f"<p>Memory at the peak: {mib(root.after)}. Each frame's width is the memory its "
-        "calls held at the peak (memray's high-water mark, the most held at one moment); "
+        f"<p>Memory at the peak: {mib(root.after)}. {html.escape(note)} Each frame's width is "
+        "the memory its calls held (memray's high-water mark, the most held at one moment); "
         "hover a frame for its figures. memray's own flamegraphs of the same capture, beside "
         "this page, show every frame, the runner's included.</p>"
-        f"<div class='graph'>{_frame_html(root, root.width, root.width, root.width + 1, SINGLE)}"
-        "</div></body></html>"
+        + (
+            "<table><tr><th>function (file:line) whose own lines held the most</th>"
+            f"<th>held</th></tr>{rows}</table>"
+            if rows
+            else ""
+        )
+        + SEARCH
+        + "<div class='graph'>"
+        + _frame_html(root, root.width, root.width, root.width + 1, SINGLE, lines)
+        + "</div></body></html>"
     )
 
 
@@ -257,17 +374,50 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="draw AFTER alone (BEFORE is ignored): a flamegraph, no comparison",
     )
+    parser.add_argument(
+        "--leaks",
+        action="store_true",
+        help="with --single: what was never freed, instead of memory at the peak",
+    )
     args = parser.parse_args(argv)
-    after = peak_stacks(args.after)
+    lines: Lines = {}
+    after = peak_stacks(args.after, lines, leaks=args.leaks)
     before = [] if args.single else peak_stacks(args.before)
+    whole = (sum(size for _, size in before), sum(size for _, size in after))
+    note = ""
     if args.start:
         before, after = (
             from_function(before, args.start),
             from_function(after, args.start),
         )
+        kept = (sum(size for _, size in before), sum(size for _, size in after))
+        note = (
+            f"From the test function {args.start} down: "
+            + (
+                f"{mib(kept[1])} of the {mib(whole[1])} held at the peak"
+                if args.single
+                else f"{mib(kept[0])} and {mib(kept[1])} of the {mib(whole[0])} and "
+                f"{mib(whole[1])} held at the peak"
+            )
+            + " (the rest is pytest's, its fixtures' and the interpreter's: the gate's "
+            "figure is the whole peak)."
+        )
     tree = merge(after if args.single else before, after)
     args.output.write_text(
-        page(tree, args.title, tuple(args.names), single=args.single), encoding="utf-8"
+        page(tree, args.title, tuple(args.names), args.single, lines, note),
+        encoding="utf-8",
+    )
+    found = (
+        {"held": holders(tree, lines)}
+        if args.single
+        else {
+            "culprits": culprits(tree, lines),
+            "before": whole[0],
+            "after": whole[1],
+        }
+    )
+    args.output.with_suffix(".json").write_text(
+        json.dumps(found, indent=1) + "\n", "utf-8"
     )
     return 0
 

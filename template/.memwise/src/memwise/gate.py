@@ -173,11 +173,15 @@ def figures_of_tests(manifest: Manifest) -> dict[str, int]:
     }
 
 
+WORKLOAD_PEAK = "workload peak"
+WORKLOAD_TOTAL = "workload total allocated"
+
+
 def workload_figures(stats: dict[str, Any]) -> dict[str, int]:
     """The workload's figures from `memray stats --json`."""
     return {
-        "workload peak": int(stats["metadata"]["peak_memory"]),
-        "workload total allocated": int(stats["total_bytes_allocated"]),
+        WORKLOAD_PEAK: int(stats["metadata"]["peak_memory"]),
+        WORKLOAD_TOTAL: int(stats["total_bytes_allocated"]),
     }
 
 
@@ -221,11 +225,22 @@ class SiteChange:
 
 
 def grown_sites(
-    before: dict[str, int], after: dict[str, int], count: int = 5
+    before: dict[str, int], after: dict[str, int], more_than: int = 0, count: int = 5
 ) -> list[SiteChange]:
-    """The call sites whose allocations grew most between the baseline and now."""
+    """The call sites whose allocations grew by more than ``more_than`` bytes (the total's
+    allowed growth), most first; a site that is new counts from zero, and a site that did not
+    change is never one."""
     changes = [
         SiteChange(site, before.get(site, 0), after.get(site, 0))
         for site in set(before) | set(after)
     ]
-    return sorted((c for c in changes if c.growth > 0), key=lambda c: -c.growth)[:count]
+    grown = (c for c in changes if c.growth > max(more_than, 0))
+    return sorted(grown, key=lambda c: -c.growth)[:count]
+
+
+def allowed_growth(comparisons: Sequence[Comparison], name: str) -> int:
+    """How many bytes a figure may grow before it fails (0 when it is not compared)."""
+    for comparison in comparisons:
+        if comparison.name == name and comparison.limit is not None:
+            return comparison.limit - (comparison.baseline or 0)
+    return 0

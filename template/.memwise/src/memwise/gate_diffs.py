@@ -15,12 +15,11 @@ from pathlib import Path
 
 import nox
 
-from memwise.gate import Comparison
+from memwise.gate import WORKLOAD_PEAK, Comparison
 from memwise.manifest import Manifest
 from memwise.memdiff import measure_commit
 from memwise.settings import Settings
 
-WORKLOAD_PEAK = "workload peak"
 TEST_SUFFIX = " peak"
 
 
@@ -84,15 +83,16 @@ def draw(
     regressions: list[Comparison],
     now_manifest: Manifest,
     reports: Path,
-) -> list[Path]:
-    """One page per regressed figure whose two captures exist; a warning, never a failure,
-    when the baseline's side cannot be measured."""
+) -> dict[str, Path]:
+    """One page per regressed figure whose two captures exist (figure -> page), with its
+    culprits beside it as JSON; a warning, never a failure, when the baseline's side cannot
+    be measured."""
     if not any(c.name.endswith(TEST_SUFFIX) for c in regressions):
-        return []  # the workload's total only: its call sites say where it grew
+        return {}  # the workload's total only: its call sites say where it grew
     commit, why = baseline_commit(settings)
     if commit is None:
         session.warn(f"no differential flamegraph: {why}")
-        return []
+        return {}
     label = f"the baseline's commit {commit[:12]}"
     session.log(f"measuring {label} again, to draw what grew against it")
     before_folder = reports / "baseline-side"
@@ -102,7 +102,7 @@ def draw(
     # must never take the place of the gate's verdict, which the caller reports next.
     except Exception as error:  # noqa: BLE001
         session.warn(f"no differential flamegraph: measuring {label} failed: {error}")
-        return []
+        return {}
     before_captures, now_captures = (
         captures_of(before.manifest),
         captures_of(now_manifest),
@@ -129,7 +129,7 @@ def draw(
             pairs.append(
                 (comparison.name, before_captures[test], now_captures[test], start)
             )
-    pages = []
+    pages = {}
     for figure, before_capture, now_capture, start in pairs:
         if not (before_capture.is_file() and now_capture.is_file()):
             session.warn(
@@ -145,5 +145,5 @@ def draw(
         except nox.command.CommandFailed as error:
             session.warn(f"no differential flamegraph of {figure}: {error}")
             continue
-        pages.append(page)
+        pages[figure] = page
     return pages

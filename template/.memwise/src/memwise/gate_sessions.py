@@ -20,8 +20,15 @@ from memwise.options import parse_baseline_runs, parse_no_options
 from memwise.pytest_runs import keep_failing_captures
 from memwise.reports import flamegraphs, fresh_folder, listing
 from memwise.run_lock import one_run
-from memwise.sessions import failures_message, parse
+from memwise.sessions import failures_message, over_budget_tests, parse
 from memwise.settings import Settings
+from memwise.verdict import (
+    Verdict,
+    culprits_of,
+    markdown,
+    terminal,
+)
+from memwise.verdict import page as verdict_page
 
 
 def memgate(session: nox.Session, settings: Settings, python: str) -> None:
@@ -53,44 +60,26 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
         tolerance,
         settings.gate_allow_missing,
     )
-    sites = gate.grown_sites(record.sites, run.sites)
+    total = gate.allowed_growth(comparisons, gate.WORKLOAD_TOTAL)
+    sites = gate.grown_sites(record.sites, run.sites, more_than=total)
     regressions = [c for c in comparisons if c.status == "REGRESSION"]
     regressed_tests = {c.name.removesuffix(" peak") for c in regressions}
     kept = keep_failing_captures(run.manifest, reports, also=regressed_tests)
     graphs = gate_diffs.draw(session, settings, regressions, run.manifest, reports)
+    verdict = Verdict(
+        comparisons, tolerance, env, sites,
+        culprits=culprits_of(comparisons, graphs, sites),
+        graphs={figure: page.name for figure, page in graphs.items()},
+        over_budget=over_budget_tests(session, run.manifest, kept, reports),
+        failed_otherwise=[test.nodeid for test in run.manifest.failed_otherwise],
+    )  # fmt: skip
     summary = reports / "summary.md"
-    summary.write_text(
-        gate_reports.summary_markdown(comparisons, tolerance, sites, env, graphs),
-        "utf-8",
-    )
+    summary.write_text(markdown(verdict), "utf-8")
     page = reports / "report.html"
-    page.write_text(
-        gate_reports.report_html(
-            f"Memory gate: {env}", comparisons, sites, tolerance, graphs
-        ),
-        "utf-8",
-    )
-    for comparison in comparisons:
+    page.write_text(verdict_page(verdict, f"Memory gate: {env}"), "utf-8")
+    for comparison in verdict.within:
         session.log(comparison.describe())
     missing = [c for c in comparisons if c.status == "MISSING"]
-    problems = []
-    if run.manifest.failed:
-        problems.append(failures_message(session, run.manifest, kept, reports))
-    if regressions:
-        problems.append(
-            regression_message(
-                session,
-                regressions,
-                sites,
-                kept,
-                graphs,
-                run.manifest,
-                reports,
-                path.name,
-            )
-        )
-    if missing:
-        problems.append(missing_message(missing, path.name))
     new = [c.name for c in comparisons if c.status == "new"]
     if new:
         session.log(
@@ -98,13 +87,26 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
             f"records them):\n{listing([Path(name) for name in new])}"
         )
     improved = [c for c in comparisons if c.status == "improved"]
-    if improved and not problems:
+    if improved and verdict.passed:
         session.log(
             f"{len(improved)} figure(s) shrank below their tolerance band: record them with "
             f"`nox -s baseline` and commit {path.name}, so that the gate holds the gain"
         )
     elapsed = time.perf_counter() - started
-    if problems:
+    if not verdict.passed:
+        problems = [terminal(verdict, reports)]
+        if run.manifest.failed:
+            problems.append(
+                failures_message(session, run.manifest, kept, reports, summary=False)
+            )
+        if regressions:
+            problems.append(
+                regression_message(
+                    session, regressions, kept, run.manifest, reports, path.name
+                )
+            )
+        if missing:
+            problems.append(missing_message(missing, path.name))
         session.error("\n".join([*problems, f"summary: {summary}", f"report: {page}"]))
     session.log(
         f"memory gate passed on Python {python}: {len(comparisons) - len(new)} figure(s) "
@@ -178,15 +180,13 @@ def write_measured(reports: Path, name: str, env: str, run: Measurement) -> None
 def regression_message(
     session: nox.Session,
     regressions: list[gate.Comparison],
-    sites: list[gate.SiteChange],
     kept: list[Path],
-    graphs: list[Path],
     manifest: Manifest,
     reports: Path,
     baseline_name: str,
 ) -> str:
-    """What grew, where (call sites), the flamegraphs of the regressed captures and the
-    differential ones (each against the baseline's commit)."""
+    """The regressed captures' flamegraphs (the verdict above names what grew, and the
+    differential pages), and how to accept an intended growth."""
     pictures = []
     workload = reports / "workload.bin"
     if workload.exists() and any(c.name.startswith("workload ") for c in regressions):
@@ -203,22 +203,12 @@ def regression_message(
             session, capture, reports / capture.stem, tests.get(capture.resolve())
         )
     ]
-    where = (
-        "\nWhere the workload's allocations grew most (call site: baseline -> now):\n"
-        + listing([Path(site.describe()) for site in sites])
-        if sites
-        else ""
-    )
     return (
         f"memory regression: {len(regressions)} figure(s) above {baseline_name} + tolerance "
-        "(set in [tool.memwise.gate] of pyproject.toml):\n"
-        + listing([Path(c.describe()) for c in regressions])
-        + where
-        + (f"\nFlamegraphs:\n{listing(pictures)}" if pictures else "")
+        "(set in [tool.memwise.gate] of pyproject.toml)."
         + (
-            f"\nWhat grew, against the baseline's commit (differential flamegraphs):\n"
-            f"{listing(graphs)}"
-            if graphs
+            f"\nFlamegraphs of the captures now:\n{listing(pictures)}"
+            if pictures
             else ""
         )
         + f"\nIf the growth is intended, record it with `nox -s baseline` and commit {baseline_name}."

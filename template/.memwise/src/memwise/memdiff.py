@@ -15,13 +15,16 @@ from pathlib import Path
 
 import nox
 
-from memwise import gate, gate_reports, shared_env
+from memwise import gate, shared_env
 from memwise.environment import install, require_code_from
+from memwise.gate import WORKLOAD_PEAK, WORKLOAD_TOTAL
 from memwise.measuring import Measurement, measure, tolerance_of
 from memwise.options import HelpShown, OptionsError
-from memwise.reports import fresh_folder, listing
+from memwise.reports import fresh_folder
 from memwise.sessions import parse
 from memwise.settings import Settings, SettingsError, load
+from memwise.verdict import Verdict, culprits_of, markdown, terminal
+from memwise.verdict import page as verdict_page
 
 
 def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
@@ -57,7 +60,8 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
     after = measure(session, settings, fresh_folder(session, reports / "now"))
     tolerance = tolerance_of(settings)
     comparisons = gate.compare(before.figures, {}, after.figures, tolerance)
-    sites = gate.grown_sites(before.sites, after.sites)
+    total = gate.allowed_growth(comparisons, WORKLOAD_TOTAL)
+    sites = gate.grown_sites(before.sites, after.sites, more_than=total)
     title = f"ref {ref} ({ref_commit[:12]}) -> now, {now_side}"
     graph = reports / "workload-diff.html"
     if settings.workload:  # both sides' captures: where the workload's peak grew, drawn
@@ -65,31 +69,24 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
                     str(reports / "now" / "workload.bin"), str(graph), "--title",
                     f"The workload's memory at its peak: {title}", "--names", "ref", "now",
                     silent=True)  # fmt: skip
-    graphs = [graph] if graph.is_file() else []
+    graphs = {WORKLOAD_PEAK: graph} if graph.is_file() else {}
+    verdict = Verdict(
+        comparisons, tolerance, f"{title}, {interpreter.rsplit(' ', 1)[0]}", sites,
+        culprits=culprits_of(comparisons, graphs, sites),
+        graphs={figure: page.name for figure, page in graphs.items()},
+        before=f"ref {ref}", judged=False,
+    )  # fmt: skip
     page = reports / "memdiff.html"
-    page.write_text(
-        gate_reports.report_html(f"Memory: {title}", comparisons, sites, tolerance, graphs,
-                                 before="ref", judged=False),
-        "utf-8",
-    )  # fmt: skip
+    page.write_text(verdict_page(verdict, f"Memory: {title}"), "utf-8")
     summary = reports / "summary.md"
-    summary.write_text(
-        gate_reports.summary_markdown(comparisons, tolerance, sites, f"{title}, {interpreter}",
-                                      graphs, before="ref", judged=False),
-        encoding="utf-8",
-    )  # fmt: skip
+    summary.write_text(markdown(verdict), encoding="utf-8")
     for comparison in comparisons:
         session.log(comparison.describe())
-    if sites:
-        session.log(
-            "where the workload's allocations grew most (call site: ref -> now):\n"
-            + listing([Path(site.describe()) for site in sites])
-        )
-    grown = [c for c in comparisons if c.status == "REGRESSION"]
+    session.log(terminal(verdict, reports))
     drawn = f"; differential flamegraph: {graph}" if graph.is_file() else ""
     session.log(
         f"ref {ref} ({ref_commit[:12]}) -> now, {now_side}, both on {interpreter}: "
-        f"{len(grown)} figure(s) above the gate's tolerance; report: {page}{drawn}"
+        f"{len(verdict.failing)} figure(s) above the gate's tolerance; report: {page}{drawn}"
     )
 
 

@@ -1,7 +1,11 @@
 """The gate's verdict where the team looks: one comment on the pull request (GitHub) or merge
 request (GitLab), updated in place on each push.
 
-``python3 -m memwise.pr_comment SUMMARY.md`` in CI, standard library only. On GitHub it reads
+``python3 -m memwise.pr_comment SUMMARY.md [SUMMARY.md ...]`` in CI, standard library only:
+memgate's and memtest's summaries (those that exist) become sections of one comment, each
+replacing its own section of the comment already there (a job posts only its own). Links in a
+summary name files beside it: they are made to work from the pull request (GitLab: the job's
+artifact file; GitHub: the uploaded artifact, ``MEMWISE_ARTIFACT_URL``, else the run). On GitHub it reads
 the event payload (``GITHUB_EVENT_PATH``) and posts with ``GITHUB_TOKEN`` through the REST API
 (``GITHUB_API_URL``); the comment carries a hidden marker, so the next run edits it instead of
 adding another. A fork's pull request gets a read-only token: the summary then goes to the
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -29,16 +34,46 @@ class CommentError(Exception):
     """The forge's API refused or could not be reached: the message says which call."""
 
 
-def body(summary: str, run_url: str | None) -> str:
-    text = summary.strip()
-    if len(text) > LIMIT:
-        text = text[:LIMIT] + "\n\n(cut: the whole summary is in the run's reports)"
-    link = (
-        f"\n\nReports (flamegraphs, differential flamegraphs, figures): [the run]({run_url})"
-        if run_url
-        else ""
+SECTION = "<!-- memwise: {name} -->"
+END = "<!-- memwise: end of {name} -->"
+_LINK = re.compile(r"\]\((?![a-z]+:|#)([^)\s]+)")
+
+
+def absolute_links(text: str, base: str | None) -> str:
+    """Relative links of a summary (``[page](workload_peak-diff.html)``) pointed at ``base``
+    (a folder URL ending in ``/``, or one page for every file: the run, the artifact)."""
+    if not base:
+        return _LINK.sub(lambda match: "](" + match[1], text)
+    return _LINK.sub(
+        lambda match: f"]({base}{match[1]}" if base.endswith("/") else f"]({base}", text
     )
-    return f"{MARKER}\n{text}{link}\n"
+
+
+def section(name: str, summary: str, base: str | None, run_url: str | None) -> str:
+    """One summary as a section of the comment, its links working from the pull request."""
+    text = absolute_links(summary.strip(), base)
+    if len(text) > LIMIT // 2:
+        text = (
+            text[: LIMIT // 2] + "\n\n(cut: the whole summary is in the run's reports)"
+        )
+    link = f"\n\nReports: [the run]({run_url})" if run_url else ""
+    return f"{SECTION.format(name=name)}\n{text}{link}\n{END.format(name=name)}"
+
+
+def sections_of(comment: str) -> dict[str, str]:
+    """The sections of a comment memwise posted before, by name, in their order."""
+    found = re.findall(
+        r"(<!-- memwise: (\w[\w-]*) -->\n.*?\n<!-- memwise: end of \2 -->)",
+        comment,
+        re.DOTALL,
+    )
+    return {name: text for text, name in found}
+
+
+def body(sections: dict[str, str], earlier: str = "") -> str:
+    """The comment: the sections given, and those of the earlier comment no job replaced."""
+    merged = {**sections_of(earlier), **sections}
+    return MARKER + "\n" + "\n\n".join(merged[name] for name in sorted(merged)) + "\n"
 
 
 def _call(
@@ -63,7 +98,13 @@ def _call(
     return json.loads(text)
 
 
-def github(summary: str, env: dict[str, str]) -> str:
+def artifact_url(env: dict[str, str], name: str) -> str | None:
+    """Where the artifact of a reports folder (``memgate``, ``memtest``) is, if CI said."""
+    key = "MEMWISE_ARTIFACT_URL_" + re.sub(r"\W", "_", name).upper()
+    return env.get(key) or env.get("MEMWISE_ARTIFACT_URL") or None
+
+
+def github(summaries: dict[str, str], env: dict[str, str]) -> str:
     """Post or update the comment on GitHub; return what happened, in one line."""
     missing = [
         name for name in ("GITHUB_EVENT_PATH", "GITHUB_REPOSITORY") if not env.get(name)
@@ -89,7 +130,12 @@ def github(summary: str, env: dict[str, str]) -> str:
     api = env.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
     server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
     run = env.get("GITHUB_RUN_ID")
-    text = body(summary, f"{server}/{repository}/actions/runs/{run}" if run else None)
+    run_url = f"{server}/{repository}/actions/runs/{run}" if run else None
+    # GitHub serves an artifact as one zip: a summary's links go to it (or to the run).
+    files = env.get("MEMWISE_ARTIFACT_URL") or run_url
+    parts = {
+        name: section(name, text, files, run_url) for name, text in summaries.items()
+    }
     headers = {
         "Authorization": f"Bearer {token}",
         "Accept": "application/vnd.github+json",
@@ -103,18 +149,20 @@ def github(summary: str, env: dict[str, str]) -> str:
         mine = [c for c in found if str(c.get("body", "")).startswith(MARKER)]
         if mine:
             url = f"{api}/repos/{repository}/issues/comments/{mine[0]['id']}"
-            _call("PATCH", url, headers, {"body": text})
+            _call("PATCH", url, headers, {"body": body(parts, str(mine[0]["body"]))})
             return (
                 f"updated the memory gate's comment on pull request #{pull['number']}"
             )
         if len(found) < 100:
             break
         page += 1
-    _call("POST", comments, headers, {"body": text})
+    _call("POST", comments, headers, {"body": body(parts)})
     return f"commented the memory gate's summary on pull request #{pull['number']}"
 
 
-def gitlab(summary: str, env: dict[str, str]) -> str:
+def gitlab(
+    summaries: dict[str, str], env: dict[str, str], folders: dict[str, str]
+) -> str:
     """Post or update the merge request note on GitLab; return what happened, in one line."""
     request = env.get("CI_MERGE_REQUEST_IID")
     if not request:
@@ -130,35 +178,52 @@ def gitlab(summary: str, env: dict[str, str]) -> str:
         raise CommentError("CI_PROJECT_ID not set: GitLab CI sets it")
     api = env.get("CI_API_V4_URL", "https://gitlab.com/api/v4").rstrip("/")
     notes = f"{api}/projects/{env['CI_PROJECT_ID']}/merge_requests/{request}/notes"
-    text = body(summary, env.get("CI_JOB_URL"))
+    job = env.get("CI_JOB_URL")
+    # GitLab serves each file of a job's artifacts: a summary's links go to the file itself.
+    parts = {
+        name: section(
+            name, text, f"{job}/artifacts/file/{folders[name]}/" if job else None, job
+        )
+        for name, text in summaries.items()
+    }
     headers = {"PRIVATE-TOKEN": token, "User-Agent": "memwise"}
     for note in _call("GET", f"{notes}?per_page=100&sort=asc", headers):
         if str(note.get("body", "")).startswith(MARKER):
+            text = body(parts, str(note.get("body", "")))
             _call("PUT", f"{notes}/{note['id']}", headers, {"body": text})
             return f"updated the memory gate's note on merge request !{request}"
-    _call("POST", notes, headers, {"body": text})
+    _call("POST", notes, headers, {"body": body(parts)})
     return f"noted the memory gate's summary on merge request !{request}"
 
 
 def main(argv: list[str], env: dict[str, str] | None = None) -> int:
     env = dict(os.environ) if env is None else env
-    if len(argv) != 1:
-        print("usage: python3 -m memwise.pr_comment SUMMARY.md", file=sys.stderr)
-        return 2
-    summary_file = Path(argv[0])
-    if not summary_file.is_file():
+    if not argv:
         print(
-            f"memwise: no gate summary at {summary_file}: memgate did not get as far as "
-            "writing it (its log says why); nothing to post",
+            "usage: python3 -m memwise.pr_comment SUMMARY.md [SUMMARY.md ...]",
+            file=sys.stderr,
+        )
+        return 2
+    found = [Path(name) for name in argv if Path(name).is_file()]
+    if not found:
+        print(
+            f"memwise: no summary at {', '.join(argv)}: the sessions did not get as far as "
+            "writing one (their log says why), or passed without one; nothing to post",
             file=sys.stderr,
         )
         return 0
-    summary = summary_file.read_text(encoding="utf-8")
+    # A section per reports folder (memgate, memtest): each job replaces its own.
+    summaries = {path.parent.name: path.read_text(encoding="utf-8") for path in found}
+    root = Path(env.get("CI_PROJECT_DIR") or Path.cwd())
+    folders = {
+        path.parent.name: _relative(path.parent.resolve(), root.resolve())
+        for path in found
+    }
     try:
         if env.get("GITHUB_ACTIONS") == "true":
-            said = github(summary, env)
+            said = github(summaries, env)
         elif env.get("GITLAB_CI") == "true":
-            said = gitlab(summary, env)
+            said = gitlab(summaries, env, folders)
         else:
             said = "not on GitHub Actions or GitLab CI: nothing to comment on"
     except CommentError as error:
@@ -167,10 +232,20 @@ def main(argv: list[str], env: dict[str, str] | None = None) -> int:
         page = env.get("GITHUB_STEP_SUMMARY")
         if page:
             with Path(page).open("a", encoding="utf-8") as out:
-                out.write(f"{summary.strip()}\n\n> {said}\n")
+                out.writelines(
+                    f"{summary.strip()}\n\n" for summary in summaries.values()
+                )
+                out.write(f"> {said}\n")
         return 0
     print(f"memwise: {said}")
     return 0
+
+
+def _relative(folder: Path, root: Path) -> str:
+    try:
+        return folder.relative_to(root).as_posix()
+    except ValueError:
+        return folder.name
 
 
 if __name__ == "__main__":

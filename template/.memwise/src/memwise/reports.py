@@ -100,6 +100,7 @@ def flamegraphs(
     stem: Path,
     test: str | None = None,
     also: Sequence[Sequence[str]] = (),
+    leaks: bool = False,
 ) -> list[Path]:
     """Self-contained (offline) flamegraphs of a capture: peak memory, and what was not freed;
     for a test's capture (``test``: its node id) first a page that starts at the test function,
@@ -113,8 +114,14 @@ def flamegraphs(
     if len(name.encode()) > MAX_STEM:
         digest = hashlib.sha256(name.encode()).hexdigest()[:16]
         name = name.encode()[: MAX_STEM - 17].decode(errors="ignore") + f"-{digest}"
-    peak, leaks = stem.parent / f"{name}.html", stem.parent / f"{name}-leaks.html"
-    pages = [stem.parent / f"{name}-test.html"] * (test is not None) + [peak, leaks]
+    peak_page, leaks_page = (
+        stem.parent / f"{name}.html",
+        stem.parent / f"{name}-leaks.html",
+    )
+    pages = [stem.parent / f"{name}-test.html"] * (test is not None) + [
+        peak_page,
+        leaks_page,
+    ]
     if all(
         page.is_file() and page.stat().st_mtime >= capture.stat().st_mtime
         for page in pages
@@ -124,14 +131,15 @@ def flamegraphs(
     into = ["--no-web", "-f", "-o"]
     commands = [
         ["memray", "flamegraph", *flags, *into, str(page), str(capture)]
-        for page, flags in ((peak, []), (leaks, ["--leaks"]))
+        for page, flags in ((peak_page, []), (leaks_page, ["--leaks"]))
     ]
-    if test is not None:
+    if test is not None:  # leaks: a limit_leaks test's page shows what it never freed
         function = test.split("::")[-1].split("[")[0]
+        what = "what it never freed" if leaks else "memory at its peak"
         commands.append(
             ["python", "-m", "memwise.diffgraph", str(capture), str(capture), str(pages[0]),
-             "--single", "--from", function, "--title",
-             f"{test}: memory at its peak, from the test function"]
+             "--single", "--from", function, *(["--leaks"] * leaks), "--title",
+             f"{test}: {what}, from the test function"]
         )  # fmt: skip
     run_together(session, [*commands, *also])
     return pages

@@ -15,7 +15,7 @@ import nox
 
 from memwise.capture_peak import AGGREGATED
 from memwise.environment import install, program_env, require_terminal
-from memwise.manifest import Manifest, TestRecord
+from memwise.manifest import Manifest
 from memwise.measuring import MEASURING_ENV
 from memwise.options import (
     HelpShown,
@@ -43,7 +43,7 @@ from memwise.reports import (
     scalene_top_lines,
 )
 from memwise.settings import Settings
-from memwise.sizes import mib
+from memwise.verdict import OverBudget, Verdict, held_most, markdown, page, terminal
 
 Parsed = TypeVar("Parsed")
 
@@ -74,7 +74,7 @@ def memtest(session: nox.Session, settings: Settings) -> None:
             else ""
         )
         session.error(failures_message(session, manifest, kept, reports) + hint)
-    session.log(
+    said = (
         f"memtest passed on Python {manifest.python}: {len(manifest.measured)} of "
         f"{len(manifest.ran)} tests measured"
         + (
@@ -82,8 +82,10 @@ def memtest(session: nox.Session, settings: Settings) -> None:
             if manifest.ran != manifest.tests
             else ""
         )
-        + f"; JUnit report: {junit}"
     )
+    # A summary on green too: CI's pull-request comment then replaces a red one.
+    (reports / "summary.md").write_text(f"## ✅ {said}\n", encoding="utf-8")
+    session.log(f"{said}; JUnit report: {junit}")
 
 
 MEMTEST_USAGE = """\
@@ -100,44 +102,69 @@ otherwise, when pytest cannot collect or import the tests, and when tests run un
 run's manifest, flamegraphs of each failing test's capture). Settings: .memwise/README.md."""
 
 
-def over_budget_line(test: TestRecord) -> str:
-    """A test over its budget, whole (pytest's short summary cuts it to the terminal width)."""
-    limit = test.limit or "over its limit"  # the marker, e.g. limit_memory('1 MB')
-    peak = f", peak {mib(test.peak_bytes)}" if test.peak_bytes is not None else ""
-    return f"{test.nodeid} ({limit}{peak})"
+def over_budget_tests(
+    session: nox.Session, manifest: Manifest, kept: list[Path], reports: Path
+) -> list[OverBudget]:
+    """Each test over its budget, with its pages drawn (from the test function: what held its
+    peak, or for limit_leaks what it never freed) and what held the most there."""
+    captures = {Path(capture).resolve(): capture for capture in map(str, kept)}
+    found = []
+    for test in manifest.over_budget:
+        pages: list[Path] = []
+        if test.capture and Path(test.capture).resolve() in captures:
+            capture = Path(test.capture)
+            leaks = (test.limit or "").startswith("limit_leaks")
+            pages = flamegraphs(session, capture, reports / capture.stem, test.nodeid,
+                                leaks=leaks)  # fmt: skip
+        found.append(
+            OverBudget(
+                test.nodeid,
+                test.limit or "its marker",
+                test.peak_bytes,
+                held_most(pages[0]) if pages else None,
+                tuple(str(page.relative_to(reports)) for page in pages),
+            )
+        )
+    return found
 
 
 def failures_message(
-    session: nox.Session, manifest: Manifest, kept: list[Path], reports: Path
+    session: nox.Session,
+    manifest: Manifest,
+    kept: list[Path],
+    reports: Path,
+    *,
+    summary: bool = True,
 ) -> str:
-    """The failed tests, those over their memory budget apart from the others."""
-    parts = []
-    over = manifest.over_budget
-    if over:
-        tests = {
-            Path(test.capture).resolve(): test.nodeid for test in over if test.capture
-        }
-        written = [
-            path
-            for capture in kept
-            if capture.resolve() in tests
-            for path in flamegraphs(
-                session, capture, reports / capture.stem, tests[capture.resolve()]
-            )
-        ]
-        parts.append(
-            f"{len(over)} test(s) went over their memory budget on Python {manifest.python}:\n"
-            f"{listing([Path(over_budget_line(test)) for test in over])}\n"
-            f"Flamegraphs of their captures:\n{listing(written) or '  (none: no capture)'}\n"
-            "pytest's report above names each test's limit and what it allocated."
+    """The failed tests, those over their memory budget apart from the others: the verdict
+    (``memwise.verdict``) in the terminal, and (``summary``) summary.md and index.html beside
+    the reports; memgate writes its own, which names them too."""
+    verdict = Verdict(
+        (), None, f"Python {manifest.python} on {manifest.platform}",
+        over_budget=over_budget_tests(session, manifest, kept, reports),
+        failed_otherwise=[test.nodeid for test in manifest.failed_otherwise],
+        name="memtest",
+    )  # fmt: skip
+    index = reports / "index.html"
+    parts = [terminal(verdict, reports)] if summary else []
+    if summary:
+        (reports / "summary.md").write_text(markdown(verdict), encoding="utf-8")
+        index.write_text(
+            page(verdict, "memtest: tests over their memory budget"), "utf-8"
         )
-    other = manifest.failed_otherwise
-    if other:
+    if verdict.over_budget:
         parts.append(
-            f"{len(other)} test(s) failed for another reason than memory (an assertion, an "
-            f"exception, a fixture):\n{listing([Path(test.nodeid) for test in other])}\n"
-            "pytest's report above has their tracebacks."
+            f"{len(verdict.over_budget)} test(s) went over their memory budget on Python "
+            f"{manifest.python}; pytest's report above names what each allocated."
         )
+    if verdict.failed_otherwise:
+        parts.append(
+            f"{len(verdict.failed_otherwise)} test(s) failed for another reason than memory "
+            "(an assertion, an exception, a fixture); pytest's report above has their "
+            "tracebacks:\n" + listing([Path(name) for name in verdict.failed_otherwise])
+        )
+    if summary:
+        parts.append(f"summary: {reports / 'summary.md'}\nreport: {index}")
     return "\n".join(parts)
 
 
