@@ -137,13 +137,13 @@ def test_exports_and_history_are_self_contained() -> None:
         gate_reports.benchmark_action_json(figures)
     )
     history = [
-        ("abc1234", "2026-11-01", {"workload peak": MIB}),
-        ("def5678", "2026-11-02", figures),
+        gate_reports.Version("abc1234", "2026-11-01", "Start", {"workload peak": MIB}),
+        gate_reports.Version("def5678", "2026-11-02", "Cache reports", figures),
     ]
     page = gate_reports.history_html("3.15-linux-x86_64", history)
     assert page.count("<svg") == 2
     assert "workload peak" in page
-    assert "def5678 2026-11-02: 2.00 MiB" in page
+    assert "def5678 2026-11-02 Cache reports: 2.00 MiB" in page
     assert not re.search(r"(src|href)=[\"']?https?:", page)
     old_format = {"python": "3.13", "platform": "linux", "figures": {"workload peak": 1}}
     assert gate_reports.figures_from_any(old_format, "3.13-linux-x86_64") == {"workload peak": 1}
@@ -152,8 +152,8 @@ def test_exports_and_history_are_self_contained() -> None:
 @pytest.mark.slow  # a headless browser
 def test_the_history_page_reads_without_hovering(tmp_path: Path) -> None:
     history = [
-        ("abc1234", "2026-11-01", {"workload peak": MIB}),
-        ("def5678", "2026-11-02", {"workload peak": 3 * MIB}),
+        gate_reports.Version("abc1234", "2026-11-01", "Start", {"workload peak": MIB}),
+        gate_reports.Version("def5678", "2026-11-02", "More", {"workload peak": 3 * MIB}),
     ]
     pages = {"two": history, "one": history[:1]}
     for name, versions in pages.items():
@@ -167,14 +167,33 @@ def test_the_history_page_reads_without_hovering(tmp_path: Path) -> None:
     for seen in (two, one):
         assert seen["errors"] == []
         assert [url for url in seen["requests"] if not url.startswith("file://")] == []
-    # A value axis from the lowest to the highest figure, commits and dates under the points.
-    assert two["texts"]["text.tick"] == ["1.00 MiB", "2.00 MiB", "3.00 MiB"]
+    # A value axis from zero, commits and dates under the points.
+    assert two["texts"]["text.tick"] == ["0 MiB", "1 MiB", "2 MiB", "3 MiB"]
     assert two["texts"]["text.commit"] == ["abc1234", "def5678"]
     assert two["texts"]["text.date"] == ["2026-11-01", "2026-11-02"]
     assert two["texts"]["p.note"] == []
     # One version: the page says what a trend needs.
     assert one["texts"]["text.commit"] == ["abc1234"]
     assert "two or more commits" in one["texts"]["p.note"][0]
+
+
+def test_the_history_starts_at_zero_bands_the_tolerance_and_marks_a_regression() -> None:
+    tolerance = gate.Tolerance(0.01, 16 * 1024, 4.0)
+    peak = 3_300_000
+    versions = [
+        gate_reports.Version("a1", "2026-11-01", "Start", {"workload peak": peak}, {"workload peak": 0}),
+        gate_reports.Version("b2", "2026-11-02", "Tiny", {"workload peak": peak + 660}),  # +0.02%
+        gate_reports.Version("c3", "2026-11-03", "Grow the cache", {"workload peak": peak * 11 // 10}),
+    ]  # fmt: skip
+    page = gate_reports.history_html("3.15-linux-x86_64", versions, tolerance)
+    labels = re.findall(r"<text class='tick'[^>]*>([^<]+)</text>", page)
+    assert labels[0].startswith("0")  # from zero: +0.02% is no spike
+    assert len(set(labels)) == len(labels)  # enough digits that no two ticks read the same
+    assert page.count("class='band'") == 3
+    grown = re.findall(r"<circle class='grown'[^>]*><title>([^<]+)</title>", page)
+    assert len(grown) == 1
+    assert grown[0].startswith("c3 2026-11-03 Grow the cache: 3.46 MiB (above the 3.18 MiB")
+    assert "viewBox" in page  # the page's width, not a fixed 720 px
 
 
 def test_test_figures_are_named_by_node_id_from_the_manifest() -> None:
@@ -204,7 +223,7 @@ def test_compare_fails_figures_above_their_limit_and_those_gone_missing() -> Non
 def grown_site(message: str) -> float:
     """The MiB the injected function allocates, as the call-site diff of a message says."""
     site = re.search(
-        r"distinctive_growth_of_the_total \(src/my_service/workload\.py\): 0\.00 MiB -> ([\d.]+) MiB",
+        r"grew: distinctive_growth_of_the_total \(src/my_service/workload\.py\) \+([\d.]+) MiB",
         message,
     )
     assert site is not None, message[-3000:]
@@ -282,7 +301,7 @@ def test_gate_catches_two_percent_and_says_where_memory_grew(tmp_path) -> None:
     assert " pip install" not in result.stderr
     assert " sync " not in result.stderr
     reports = project / "reports" / "memgate"
-    assert "## Memory gate passed" in (reports / "summary.md").read_text()
+    assert "## ✅ Memory gate passed" in (reports / "summary.md").read_text()
     assert json.loads((reports / "bencher.json").read_text())["workload peak"]["bytes"]["value"] > 0
 
     total = table["figures"]["workload total allocated"]
@@ -293,7 +312,7 @@ def test_gate_catches_two_percent_and_says_where_memory_grew(tmp_path) -> None:
     # The growth reported is the one injected, within the total's run-to-run variation
     # (0.37% at most in 50 unchanged runs, docs/ci.md), and it is over the allowed figure.
     reported = re.search(
-        r"workload total allocated: ([\d.]+) MiB -> ([\d.]+) MiB \(\+[\d.]+%\), "
+        r"workload total allocated: ([\d.]+) MiB -> ([\d.]+) MiB, \+[\d.]+ MiB \(\+[\d.]+%\), "
         r"allowed up to ([\d.]+) MiB",
         message,
     )
@@ -353,7 +372,7 @@ def test_a_red_gate_draws_what_grew_against_the_baselines_commit(tmp_path) -> No
     # The gate's message, summary and page lead to them.
     for page in (workload, test):
         assert str(page) in result.stderr
-        assert f"]({page.name})" in (reports / "summary.md").read_text()
+        assert f"]({page.name} " in (reports / "summary.md").read_text()
         assert f"href='{page.name}'" in (reports / "report.html").read_text()
     assert "Memory gate failed" in (reports / "report.html").read_text()
     assert "What grew: workload peak, the baseline&#x27;s commit" in workload.read_text()
@@ -363,7 +382,8 @@ def test_a_red_gate_draws_what_grew_against_the_baselines_commit(tmp_path) -> No
     shots.mkdir(parents=True, exist_ok=True)
     opened = browse(
         [
-            {"url": (reports / "report.html").as_uri(), "texts": ["p.verdict", "ul.graphs a"],
+            {"url": (reports / "report.html").as_uri(),
+             "texts": ["p.verdict", "ul.culprits li", "h2 a"],
              "screenshot": str(shots / "report.png")},
             {"url": workload.as_uri(), "texts": [".frame.grew > .name"],
              "screenshot": str(shots / "workload-peak-diff.png")},
@@ -376,10 +396,14 @@ def test_a_red_gate_draws_what_grew_against_the_baselines_commit(tmp_path) -> No
         assert [url for url in page["requests"] if not url.startswith("file://")] == []
     report, workload_seen, test_seen = (page["texts"] for page in opened)
     assert report["p.verdict"][0].startswith("Memory gate failed")
-    # The workload's page and one per regressed test (both parameters of the grown test).
-    links = report["ul.graphs a"]
-    assert {workload.name, test.name} <= set(links)
-    assert all(link == workload.name or growth.SMALL_TEST in link for link in links), links
+    # The function that grew, with its file and line, in the first screen; a link to each
+    # differential page (the workload's and one per regressed test).
+    assert report["ul.culprits li"][0].startswith(
+        "distinctive_growth_of_the_peak (my_service/workload.py:"
+    )
+    assert set(report["h2 a"]) == {"differential flamegraph"}
+    text = (reports / "report.html").read_text()
+    assert {workload.name, test.name} <= set(re.findall(r"href='([^']+-diff\.html)'", text))
     assert workload_seen[".frame.grew > .name"] == [
         "distinctive_growth_of_the_peak (my_service/workload.py)"
     ]
@@ -410,11 +434,15 @@ def test_memdiff_compares_the_working_tree_with_a_ref(tmp_path) -> None:
     result = nox(project, "-s", "memdiff", "--", "HEAD")
     out = result.stderr
     assert re.search(r"workload total allocated: [\d.]+ MiB -> [\d.]+ MiB \(\+\d+\.\d\d%\)", out)
+    # The function that grew, named with its line, beside the figure.
+    assert re.search(
+        r"grew: distinctive_growth_of_the_peak \(my_service/workload\.py:\d+\) \+1\.0\d MiB", out
+    )
     assert abs(grown_site(out) - 64) < 0.64  # MiB, bytes objects' headers included
     page = project / "reports" / "memdiff" / "memdiff.html"
     # memdiff's page names its sides ref and now, and marks growth without claiming a failure.
     text = page.read_text()
-    assert "<th>ref</th><th>now</th>" in text
+    assert "<th>ref HEAD</th><th>now</th>" in text
     assert "grew past tolerance" in text
     assert "<td>REGRESSION</td>" not in text
     assert "Memory gate" not in text
@@ -437,7 +465,9 @@ def test_memdiff_compares_the_working_tree_with_a_ref(tmp_path) -> None:
     for seen in opened:
         assert seen["errors"] == [], seen["url"]
         assert [url for url in seen["requests"] if not url.startswith("file://")] == []
-    assert opened[0]["texts"]["p.verdict"][0].startswith("Memory, ref -> now: 2 figure(s) grew")
+    assert opened[0]["texts"]["p.verdict"][0].startswith(
+        "Memory, ref HEAD -> now: 2 figure(s) grew past tolerance"
+    )
     assert (
         "worktree"
         not in subprocess.run(
@@ -498,13 +528,20 @@ def test_a_test_over_its_limit_fails_the_gate_with_summary_and_flamegraphs(tmp_p
     assert "1 test(s) went over their memory budget" in result.stderr
     assert "Memray WARNING" not in result.stdout + result.stderr  # memray's noise, silenced
     # The whole line, where pytest's short summary cuts it to the terminal's width.
-    assert "tests/test_grown.py::test_grew_past_its_budget (limit_memory('1 MB'), peak 3." in (
+    assert "tests/test_grown.py::test_grew_past_its_budget: limit_memory('1 MB'), peak 3." in (
         result.stderr
     )
     assert "tests/test_grown.py::test_grew_past_its_budget" in result.stderr
     reports = project / "reports" / "memgate"
     assert (reports / "summary.md").is_file()  # the gate still compared the other figures
-    assert "## Memory gate" in (reports / "summary.md").read_text()
+    summary = (reports / "summary.md").read_text()
+    assert "## ❌ Memory gate failed" in summary
+    # The test over its budget in the summary, with its limit and what held the most.
+    assert re.search(
+        r"\| test_grew_past_its_budget \| `limit_memory\('1 MB'\)` \| 3\.\d\d MiB \| 2\.\d\d MiB \| "
+        r"`test_grew_past_its_budget \(tests/test_grown\.py:\d+\), 3\.\d\d MiB`",
+        summary,
+    ), summary
     flamegraph = reports / "gate-tests-test_grown.py-test_grew_past_its_budget.html"
     assert flamegraph.is_file()
     assert str(flamegraph) in result.stderr

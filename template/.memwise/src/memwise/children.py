@@ -15,11 +15,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-try:
-    import resource
-except ImportError:  # pragma: no cover - Windows, where memray does not run
-    resource = None  # type: ignore[assignment]
-
 CHILD_EVENTS = {
     "os.fork": "fork",
     "os.forkpty": "fork",
@@ -72,8 +67,10 @@ class ChildProcesses:
 
 
 def _reaped_children() -> tuple[float, ...]:
-    if resource is None:
+    if sys.platform == "win32":  # no resource module; memray does not run there either
         return ()
+    import resource
+
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (usage.ru_utime, usage.ru_stime, usage.ru_minflt, usage.ru_majflt)
 

@@ -269,7 +269,7 @@ def draw_history(session: nox.Session, settings: Settings, python: str) -> None:
     tracked = settings.baseline.as_posix()  # git's path, from the project's root
     env = baseline.environment(python)
     log = subprocess.run(
-        ["git", "log", "--reverse", "--format=%h %ad", "--date=short", "--", tracked],
+        ["git", "log", "--reverse", "--format=%h %ad %s", "--date=short", "--", tracked],
         cwd=settings.root, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if log.returncode != 0:
@@ -278,7 +278,7 @@ def draw_history(session: nox.Session, settings: Settings, python: str) -> None:
         )
     history = []
     for line in log.stdout.splitlines():
-        commit, date = line.split(" ", 1)
+        commit, date, subject = [*line.split(" ", 2), ""][:3]
         shown = subprocess.run(["git", "show", f"{commit}:./{tracked}"], cwd=settings.root,
                                capture_output=True, text=True, check=False)  # fmt: skip
         if shown.returncode == 0:
@@ -287,15 +287,23 @@ def draw_history(session: nox.Session, settings: Settings, python: str) -> None:
             except baseline.BaselineError as error:
                 session.warn(f"{path.name} at {commit} is {error}: left out")
                 continue
-            history.append((commit, date, gate_reports.figures_from_any(data, env)))
+            history.append(
+                gate_reports.Version(
+                    commit, date, subject, gate_reports.figures_from_any(data, env),
+                    gate_reports.noise_from_any(data, env),
+                )
+            )  # fmt: skip
     if not history:
         session.error(
             f"{path.name} has no committed history yet: commit it, then run again"
         )
     reports = fresh_folder(session, settings.root / settings.reports / "memhistory")
     page = reports / "history.html"
-    page.write_text(gate_reports.history_html(env, history), encoding="utf-8")
-    latest = history[-1][2]
+    page.write_text(
+        gate_reports.history_html(env, history, tolerance_of(settings)),
+        encoding="utf-8",
+    )
+    latest = history[-1].figures
     (reports / "bencher.json").write_text(
         gate_reports.bencher_metric_format(latest), "utf-8"
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +25,6 @@ from pathlib import Path
 import nox
 
 from memwise.shared_env import ignore_in_git
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = Path(".nox") / "memwise-run.lock"
 _held: list[int] = []  # how deep this process holds it
@@ -38,13 +34,15 @@ _held: list[int] = []  # how deep this process holds it
 def one_run(session: nox.Session, root: Path) -> Iterator[None]:
     """Hold the project's memory-run lock while the session runs; wait (and say for what)
     while another run holds it."""
-    if fcntl is None or _held:
+    if sys.platform == "win32" or _held:
         _held.append(1)
         try:
             yield
         finally:
             _held.pop()
         return
+    import fcntl  # not on Windows (above)
+
     path = root / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     ignore_in_git(path.parent)

@@ -125,15 +125,15 @@ class Verdict:
             )
             return f"{self.name} failed: {what}{more}"
         if self.over_budget:
-            worst = self.over_budget[0]
+            first = self.over_budget[0]
             more = (
                 f" (and {len(self.over_budget) - 1} more)"
                 if len(self.over_budget) > 1
                 else ""
             )
             return (
-                f"{self.name} failed: {short(worst.nodeid)} over its budget, "
-                f"{_budget_line(worst)}{more}"
+                f"{self.name} failed: {short(first.nodeid)} over its budget, "
+                f"{_budget_line(first)}{more}"
             )
         if self.failed_otherwise:
             return f"{self.name} failed: {len(self.failed_otherwise)} test(s) failed"
@@ -249,6 +249,11 @@ def _budget_line(test: OverBudget) -> str:
 # --- Markdown (summary.md, the pull-request comment) ------------------------------------------
 
 
+def _md_heading(text: str) -> str:
+    """Text in a heading: no link can start there, so brackets stay as they are."""
+    return re.sub(r"([\\*`<>])", r"\\\1", text)
+
+
 def _md(text: str) -> str:
     """Text in a Markdown table cell or link: pipes and brackets escaped."""
     return re.sub(r"([|\[\]\\*`<>])", r"\\\1", text)
@@ -258,7 +263,7 @@ def markdown(verdict: Verdict) -> str:
     """summary.md: the verdict, the failing figures and their culprits first; every figure
     within tolerance folded in a <details> block (with the full test ids)."""
     mark = "❌" if verdict.judged and not verdict.passed else "✅"
-    lines = [f"## {mark} {_md(verdict.headline())}", ""]
+    lines = [f"## {mark} {_md_heading(verdict.headline())}", ""]
     failing = verdict.failing
     if failing:
         lines += [
@@ -353,7 +358,7 @@ def _md_row(verdict: Verdict, comparison: Comparison) -> str:
 
 PEAK_SENTENCE = (
     "A peak is memray's high-water mark of the program or test, measured with the C allocator "
-    "(PYTHONMALLOC=malloc): the most memory it held at one moment, as `nox -s flamegraph` "
+    "(PYTHONMALLOC=malloc): the most memory it held at one moment, as nox -s flamegraph "
     "shows it."
 )
 

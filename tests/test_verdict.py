@@ -1,0 +1,167 @@
+"""The verdict a developer reads when the gate is red: what grew, by how much, and where, in
+its first lines; real memray captures of a helper that grew, drawn by memwise.diffgraph."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from memwise import diffgraph, gate, verdict
+
+from tests.helpers import TOOLKIT_PATH
+
+MIB = 1024 * 1024
+TOLERANCE = gate.Tolerance(0.01, 16 * 1024, 4.0)
+
+PROGRAM = """
+import sys
+from memray import Tracker
+
+KEPT = []
+
+
+def report_scratch(size):
+    KEPT.append(bytearray(size))  # the line that holds the growth
+
+
+def render_report(size):
+    report_scratch(size)
+    KEPT.append(bytearray(2 * 1024 * 1024))
+
+
+with Tracker(sys.argv[1], native_traces=False):
+    render_report(int(sys.argv[2]))
+"""
+
+
+def capture(folder: Path, name: str, scratch: int) -> Path:
+    program = folder / "service.py"
+    program.write_text(PROGRAM)
+    path = folder / f"{name}.bin"
+    subprocess.run([sys.executable, str(program), str(path), str(scratch)], check=True,
+                   env={"PYTHONPATH": TOOLKIT_PATH, "PYTHONMALLOC": "malloc"})  # fmt: skip
+    return path
+
+
+def test_the_differential_capture_names_the_helper_and_its_line(tmp_path: Path) -> None:
+    before = capture(tmp_path, "before", 64 * 1024)
+    after = capture(tmp_path, "after", 64 * 1024 + 320 * 1024)
+    page = tmp_path / "workload_peak-diff.html"
+    diffgraph.main([str(before), str(after), str(page), "--names", "baseline", "now"])
+    line = (
+        PROGRAM.splitlines().index(
+            "    KEPT.append(bytearray(size))  # the line that holds the growth"
+        )
+        + 1
+    )
+    found = json.loads(page.with_suffix(".json").read_text())
+    assert found["culprits"][0]["frame"] == f"report_scratch (t/service.py:{line})".replace(
+        "t/", f"{tmp_path.name}/"
+    )
+    assert abs(found["culprits"][0]["change"] - 320 * 1024) < 1024
+    # The frame that did not change is never a culprit (render_report's own 2 MiB).
+    assert [c["frame"] for c in found["culprits"]] == [found["culprits"][0]["frame"]]
+    text = page.read_text()
+    assert f"service.py:{line})" in text  # file:line on the page
+    assert "+0.31 MiB" in text  # sizes shown, one unit
+    assert " bytes" not in re.sub(r"<[^>]+>", "", text)
+    assert "id='find'" in text  # search
+
+
+def comparisons() -> list[gate.Comparison]:
+    figures = {
+        "workload peak": (3_300_000, 3_630_000),  # +10%
+        "tests/test_memory.py::test_bulk_load[200k-orders] peak": (330_000, 660_000),  # 2x
+        "tests/test_memory.py::test_cache_stays_bounded peak": (4_280_000, 4_280_100),
+        "workload total allocated": (1_372_000_000, 1_372_100_000),
+        "tests/test_memory.py::test_lean peak": (9_000_000, 8_000_000),  # shrank
+    }
+    return [
+        gate.Comparison(name, before, now, TOLERANCE.limit(name, before, 0))
+        for name, (before, now) in figures.items()
+    ]
+
+
+def red() -> verdict.Verdict:
+    graphs = {"workload peak": "workload_peak-diff.html",
+              "tests/test_memory.py::test_bulk_load[200k-orders] peak": "bulk-diff.html"}  # fmt: skip
+    helper = verdict.Culprit("report_scratch (my_service/handler.py:35)", 330_000)
+    culprits = {name: [helper] for name in graphs}
+    return verdict.Verdict(comparisons(), TOLERANCE, "3.15-linux-x86_64", (), culprits, graphs)
+
+
+def test_the_summary_leads_with_the_worst_figure_and_its_culprit() -> None:
+    text = verdict.markdown(red())
+    first = text.splitlines()[:12]
+    assert (
+        first[0]
+        == "## ❌ Memory gate failed: test_bulk_load[200k-orders] peak +0.31 MiB (+100.0%) (and 1 more)"
+    )
+    # Failing figures first, most growth first; their culprit's file:line and change.
+    table = [line for line in first if line.startswith("| [")]
+    assert table[0].startswith("| [test_bulk_load\\[200k-orders\\] peak](bulk-diff.html")
+    assert table[1].startswith("| [workload peak](workload_peak-diff.html")
+    assert "- `report_scratch (my_service/handler.py:35)` +0.31 MiB" in first
+    # No figure within tolerance above the fold; each one inside the <details> block.
+    main, folded = text.split("<details>", 1)
+    assert "test_cache_stays_bounded" not in main
+    assert "tests/test_memory.py::test_cache_stays_bounded peak" in folded
+    # A figure that shrank is said once, with what to do.
+    assert text.count("shrank past their tolerance") == 1
+    assert "record a new baseline" in text
+
+
+def test_the_comment_fits_one_screen_for_a_one_figure_regression() -> None:
+    one = [c for c in comparisons() if "bulk_load" in c.name or c.status != "REGRESSION"]
+    name = "tests/test_memory.py::test_bulk_load[200k-orders] peak"
+    helper = verdict.Culprit("report_scratch (my_service/handler.py:35)", 330_000)
+    text = verdict.markdown(verdict.Verdict(one, TOLERANCE, "3.15-linux-x86_64", (),
+                                            {name: [helper]}, {name: "bulk-diff.html"}))  # fmt: skip
+    above_the_fold = text.split("<details>", 1)[0].strip().splitlines()
+    assert len(above_the_fold) <= 12
+    # At GitHub's comment width (about 100 characters of table), no row of the main table is
+    # wider than it outside its link target.
+    rows = [re.sub(r"\]\([^)]*\)", "]", line) for line in above_the_fold if line.startswith("|")]
+    assert max(len(row) for row in rows) <= 100, rows
+
+
+def test_the_terminal_names_the_helper_first() -> None:
+    lines = verdict.terminal(red(), Path("reports/memgate")).splitlines()
+    assert lines[0].startswith("Memory gate failed: test_bulk_load[200k-orders] peak +0.31 MiB")
+    assert lines[2] == "      grew: report_scratch (my_service/handler.py:35) +0.31 MiB"
+    assert "drawn: reports/memgate/bulk-diff.html" in lines[3]
+
+
+def test_the_page_shows_the_culprit_before_the_fold() -> None:
+    page = verdict.page(red(), "Memory gate: 3.15-linux-x86_64")
+    first, fold = page.split("<div class='fold'>", 1)
+    assert "report_scratch (my_service/handler.py:35)" in first
+    assert "test_cache_stays_bounded" not in first
+    assert "test_cache_stays_bounded" in fold
+
+
+def test_the_call_site_table_keeps_only_what_grew_past_the_tolerance() -> None:
+    before = {"render_report (src/svc/handler.py)": 11_420_000, "dumps (json/__init__.py)": 800}
+    after = {
+        "render_report (src/svc/handler.py)": 11_420_100,  # +100 bytes: did not change
+        "dumps (json/__init__.py)": 800,
+        "report_scratch (src/svc/handler.py)": 330_000,  # new
+    }
+    grown = gate.grown_sites(before, after, more_than=16 * 1024)
+    assert [site.site for site in grown] == ["report_scratch (src/svc/handler.py)"]
+    assert gate.grown_sites(before, before, more_than=0) == []
+
+
+def test_memdiff_marks_only_what_grew() -> None:
+    memdiff = verdict.Verdict(comparisons(), TOLERANCE, "ref main -> now", before="ref main",
+                              judged=False)  # fmt: skip
+    page = verdict.page(memdiff, "Memory: ref main -> now")
+    marked = re.findall(r"<tr class='grew'><td title='([^']+)'", page)
+    assert sorted(marked) == sorted(
+        ["workload peak", "tests/test_memory.py::test_bulk_load[200k-orders] peak"]
+    )
+    assert "<th>ref main</th>" in page
+    assert "`" not in re.sub(r"<code>.*?</code>", "", page)  # no Markdown left in HTML
