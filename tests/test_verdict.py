@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from memwise import diffgraph, gate, verdict
 
-from tests.helpers import TOOLKIT_PATH
+from tests.helpers import ARTIFACTS, TOOLKIT, TOOLKIT_PATH, browse, nox, render
+
+TOOLKIT_SRC = TOOLKIT / "src"
 
 MIB = 1024 * 1024
 TOLERANCE = gate.Tolerance(0.01, 16 * 1024, 4.0)
@@ -98,7 +101,7 @@ def test_the_summary_leads_with_the_worst_figure_and_its_culprit() -> None:
     first = text.splitlines()[:12]
     assert (
         first[0]
-        == "## ❌ Memory gate failed: test_bulk_load[200k-orders] peak +0.31 MiB (+100.0%) (and 1 more)"
+        == "## ❌ Memory gate failed: test_bulk_load[200k-orders] peak +0.31 MiB (+100.00%) (and 1 more)"
     )
     # Failing figures first, most growth first; their culprit's file:line and change.
     table = [line for line in first if line.startswith("| [")]
@@ -165,3 +168,103 @@ def test_memdiff_marks_only_what_grew() -> None:
     )
     assert "<th>ref main</th>" in page
     assert "`" not in re.sub(r"<code>.*?</code>", "", page)  # no Markdown left in HTML
+
+
+# --- a red gate, read where a developer looks (slow: real sessions in a render) ----------------
+
+HELPER = """_SCRATCH: list[bytearray] = []
+
+
+def report_scratch() -> None:
+    _SCRATCH[:] = [bytearray(320 * 1024)]  # a buffer kept alive between reports
+
+
+def render_report("""
+
+COMMENT_PAGE = """<!doctype html><meta charset=utf-8><title>pull request comment</title>
+<style>body{{font:14px -apple-system,system-ui,sans-serif;margin:0;padding:16px;width:760px;
+line-height:1.5}}table{{border-collapse:collapse;display:block;overflow:auto}}
+td,th{{border:1px solid #d0d7de;padding:6px 13px}}code{{background:#eff1f3;padding:.2em .4em;
+font-size:85%}}</style>{body}"""
+
+
+def git_in(project: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+                   cwd=project, check=True, capture_output=True)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_helper_that_grew_is_named_with_its_line_everywhere_a_developer_looks(
+    tmp_path: Path,
+) -> None:
+    project = render(tmp_path / "svc")
+    git_in(project, "init", "-q")
+    git_in(project, "add", "-A")
+    git_in(project, "commit", "-q", "-m", "start")
+    nox(project, "-s", "baseline", "--", "--runs", "1")
+    git_in(project, "add", "-A")
+    git_in(project, "commit", "-q", "-m", "baseline")
+    handler = project / "src" / "my_service" / "handler.py"
+    text = handler.read_text()
+    grown = text.replace("def render_report(", HELPER, 1).replace(
+        '    """A customer\'s report: their total and their first ``rows`` orders, as JSON."""\n',
+        '    """A customer\'s report: their total and their first ``rows`` orders, as JSON."""\n'
+        "    report_scratch()\n",
+        1,
+    )
+    assert grown.count("report_scratch()") == 2
+    handler.write_text(grown)
+    line = (
+        grown.splitlines().index(
+            "    _SCRATCH[:] = [bytearray(320 * 1024)]  # a buffer kept alive between reports"
+        )
+        + 1
+    )
+    culprit = f"report_scratch (my_service/handler.py:{line})"
+    # A grown total names its call site from the project's root: src/my_service/...
+    either = re.compile(rf"report_scratch \((src/)?my_service/handler\.py:{line}\)")
+    result = nox(project, "-R", "-s", "memgate", check=False)
+    assert result.returncode != 0
+    # The terminal: the verdict's first lines name the helper, its line and the percent.
+    said = result.stderr.split("Session memgate aborted: ", 1)[1].splitlines()
+    assert re.match(r"Memory gate failed: .* \+[\d.]+ MiB \(\+[\d.]+%\)", said[0]), said[:3]
+    assert f"grew: {culprit} +0.6" in "\n".join(said[:8]), said[:8]
+    assert either.search(said[2]), said[:3]
+    reports = project / "reports" / "memgate"
+    summary = (reports / "summary.md").read_text()
+    assert f"`{culprit}` +0.6" in "\n".join(summary.splitlines()[:15]), summary[:1500]
+    assert re.search(r"\(\+[\d.]+%\)", summary.splitlines()[0])
+    # The comment, as GitHub shows it (its comment column is about 760 px wide).
+    from markdown_it import MarkdownIt
+
+    sys.path.insert(0, str(TOOLKIT_SRC))
+    from memwise import pr_comment
+
+    artifact = "https://github.com/acme/billing/actions/runs/1/artifacts/2"
+    comment = pr_comment.body(
+        {"memgate": pr_comment.section("memgate", summary, artifact, artifact)}
+    )
+    assert not re.findall(r"\]\((?!https?://)", comment)
+    page = tmp_path / "comment.html"
+    page.write_text(
+        COMMENT_PAGE.format(body=MarkdownIt("commonmark").enable("table").render(comment))
+    )
+    shots = ARTIFACTS / "verdict"
+    shots.mkdir(parents=True, exist_ok=True)
+    seen_comment, seen_report = browse([
+        {"url": page.as_uri(), "texts": ["h2", "li code", "details", "th"],
+         "viewport": {"width": 800, "height": 900}, "screenshot": str(shots / "comment.png")},
+        {"url": (reports / "report.html").as_uri(), "texts": ["p.verdict", "ul.culprits li"],
+         "screenshot": str(shots / "report.png")},
+    ])  # fmt: skip
+    assert seen_comment["texts"]["h2"][0].startswith("❌ Memory gate failed")
+    assert either.fullmatch(seen_comment["texts"]["li code"][0])
+    # What failed and why fits the first screen; the figures within tolerance are folded.
+    assert seen_comment["tops"]["details"][0] < 900
+    assert seen_comment["tops"]["li code"][0] < 900
+    # Every column of the main table in view at that width, "allowed" included.
+    assert seen_comment["texts"]["th"][:4] == ["figure", "change", "baseline → now", "allowed"]
+    assert max(seen_comment["rights"]["th"][:4]) <= 800
+    assert either.match(seen_report["texts"]["ul.culprits li"][0])
+    assert seen_report["tops"]["ul.culprits li"][0] < 900
+    assert seen_report["errors"] == []

@@ -6,7 +6,8 @@ const fs = require("fs");
 const { chromium } = require("playwright-core");
 
 async function visit(browser, page) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const viewport = page.viewport || { width: 1280, height: 900 };
+  const context = await browser.newContext({ viewport });
   const tab = await context.newPage();
   const errors = [];
   const requests = [];
@@ -24,16 +25,28 @@ async function visit(browser, page) {
     }
   }
   const texts = {};
+  const tops = {};
   for (const selector of page.texts || []) {
     // innerText where the element has one (HTML), textContent otherwise (SVG text).
     texts[selector] = await tab
       .locator(selector)
       .evaluateAll((elements) => elements.map((e) => e.innerText ?? e.textContent));
+    // Where each one starts on the page, in pixels from the top (is it in the first screen?).
+    tops[selector] = await tab
+      .locator(selector)
+      .evaluateAll((elements) => elements.map((e) => e.getBoundingClientRect().top + window.scrollY));
   }
+  const rights = {};
+  for (const selector of page.texts || []) {
+    rights[selector] = await tab
+      .locator(selector)
+      .evaluateAll((elements) => elements.map((e) => e.getBoundingClientRect().right));
+  }
+  const height = await tab.evaluate(() => document.documentElement.scrollHeight);
   if (page.screenshot) await tab.screenshot({ path: page.screenshot, fullPage: true });
   const title = await tab.title();
   await context.close();
-  return { url: page.url, title, errors, requests, texts };
+  return { url: page.url, title, errors, requests, texts, tops, rights, height };
 }
 
 async function main() {

@@ -198,14 +198,31 @@ def call_sites(stats: dict[str, Any], root: Path) -> dict[str, int]:
     every edit above them, so they would turn one grown site into a vanished and a new one.
     """
     sites: dict[str, int] = {}
+    for key, _, size in _located(stats, root):
+        sites[key] = sites.get(key, 0) + size
+    return sites
+
+
+def call_site_lines(stats: dict[str, Any], root: Path) -> dict[str, str]:
+    """Each call site with the line that allocated the most there, for people to read:
+    ``"f (src/a.py)": "f (src/a.py:12)"``."""
+    best: dict[str, tuple[int, str]] = {}
+    for key, line, size in _located(stats, root):
+        if size > best.get(key, (-1, ""))[0]:
+            best[key] = (size, f"{key[:-1]}:{line})")
+    return {key: shown for key, (_, shown) in best.items()}
+
+
+def _located(stats: dict[str, Any], root: Path) -> list[tuple[str, str, int]]:
+    found = []
     for entry in stats.get("top_allocations_by_size", []):
         match = _LOCATION.match(str(entry["location"]))
-        if not match:
-            continue
-        file = _INSTALLED.sub("", match["file"].removeprefix(f"{root}/"))
-        key = f"{match['function']} ({file})"
-        sites[key] = sites.get(key, 0) + int(entry["size"])
-    return sites
+        if match:
+            file = _INSTALLED.sub("", match["file"].removeprefix(f"{root}/"))
+            found.append(
+                (f"{match['function']} ({file})", match["line"], int(entry["size"]))
+            )
+    return found
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
     graphs = gate_diffs.draw(session, settings, regressions, run.manifest, reports)
     verdict = Verdict(
         comparisons, tolerance, env, sites,
-        culprits=culprits_of(comparisons, graphs, sites),
+        culprits=culprits_of(comparisons, graphs, sites, run.site_lines),
         graphs={figure: page.name for figure, page in graphs.items()},
         over_budget=over_budget_tests(session, run.manifest, kept, reports),
         failed_otherwise=[test.nodeid for test in run.manifest.failed_otherwise],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ class Measurement:
     sites: dict[str, int]
     stats: dict[str, Any]
     manifest: Manifest
+    site_lines: dict[str, str] = field(
+        default_factory=dict
+    )  # site -> site with its line
 
 
 # Every measuring run uses the C allocator: memray then sees each object, where pymalloc hands
@@ -78,7 +81,13 @@ def measure(
             "nothing to measure: name a workload ([tool.memwise] workload) or give tests a "
             'memory budget (@pytest.mark.limit_memory("64 MB")); see .memwise/README.md'
         )
-    return Measurement(figures, gate.call_sites(stats, settings.root), stats, manifest)
+    return Measurement(
+        figures,
+        gate.call_sites(stats, settings.root),
+        stats,
+        manifest,
+        gate.call_site_lines(stats, settings.root),
+    )
 
 
 def measure_workload(

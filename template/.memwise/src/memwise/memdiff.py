@@ -72,7 +72,7 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
     graphs = {WORKLOAD_PEAK: graph} if graph.is_file() else {}
     verdict = Verdict(
         comparisons, tolerance, f"{title}, {interpreter.rsplit(' ', 1)[0]}", sites,
-        culprits=culprits_of(comparisons, graphs, sites),
+        culprits=culprits_of(comparisons, graphs, sites, after.site_lines),
         graphs={figure: page.name for figure, page in graphs.items()},
         before=f"ref {ref}", judged=False,
     )  # fmt: skip

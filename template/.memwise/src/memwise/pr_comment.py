@@ -56,7 +56,7 @@ def section(name: str, summary: str, base: str | None, run_url: str | None) -> s
         text = (
             text[: LIMIT // 2] + "\n\n(cut: the whole summary is in the run's reports)"
         )
-    link = f"\n\nReports: [the run]({run_url})" if run_url else ""
+    link = f"\n\nThe run: [its page and artifacts]({run_url})" if run_url else ""
     return f"{SECTION.format(name=name)}\n{text}{link}\n{END.format(name=name)}"
 
 

@@ -156,7 +156,7 @@ def change_text(comparison: Comparison) -> str:
     if comparison.baseline is None or comparison.now is None:
         return "-"
     change = comparison.now - comparison.baseline
-    return f"{change / MIB:+.2f} MiB ({_share(comparison):+.1%})"
+    return f"{change / MIB:+.2f} MiB ({_share(comparison):+.2%})"
 
 
 def _size(value: int | None) -> str:
@@ -165,8 +165,7 @@ def _size(value: int | None) -> str:
 
 def culprits_from(page: Path, allowed: int) -> list[Culprit]:
     """The culprits ``memwise.diffgraph`` wrote beside a differential page: the one that grew
-    most, and those whose own growth is at least half the figure's allowed growth (a growth
-    split over two or three functions still names them; the noise of others does not)."""
+    most, and any other whose own growth is past the figure's tolerance on its own."""
     found = page.with_suffix(".json")
     if not found.is_file():
         return []
@@ -174,13 +173,18 @@ def culprits_from(page: Path, allowed: int) -> list[Culprit]:
     entries = [
         entry
         for rank, entry in enumerate(data.get("culprits", []))
-        if rank == 0 or int(entry["change"]) * 2 >= allowed
+        if rank == 0 or int(entry["change"]) > allowed
     ]
     return [Culprit(str(e["frame"]), int(e["change"])) for e in entries]
 
 
-def site_culprits(sites: Sequence[SiteChange]) -> list[Culprit]:
-    return [Culprit(site.site, site.growth) for site in sites]
+def site_culprits(
+    sites: Sequence[SiteChange], lines: dict[str, str] | None = None
+) -> list[Culprit]:
+    """Grown call sites as culprits, each with its line where this run knows it."""
+    return [
+        Culprit((lines or {}).get(site.site, site.site), site.growth) for site in sites
+    ]
 
 
 def held_most(page: Path) -> str | None:
@@ -196,6 +200,7 @@ def culprits_of(
     comparisons: Sequence[Comparison],
     graphs: dict[str, Path],
     sites: Sequence[SiteChange],
+    lines: dict[str, str] | None = None,
 ) -> dict[str, list[Culprit]]:
     """What grew in each regressed figure: the functions of its differential capture, or for
     the workload's total, its call sites."""
@@ -207,7 +212,7 @@ def culprits_of(
         if comparison.name in graphs:
             found[comparison.name] = culprits_from(graphs[comparison.name], allowed)
         elif comparison.name == WORKLOAD_TOTAL:
-            found[comparison.name] = site_culprits(sites)
+            found[comparison.name] = site_culprits(sites, lines)
     return found
 
 
@@ -267,8 +272,8 @@ def markdown(verdict: Verdict) -> str:
     failing = verdict.failing
     if failing:
         lines += [
-            f"| figure | {verdict.before} | now | change | allowed |",
-            "| --- | --- | --- | --- | --- |",
+            f"| figure | change | {verdict.before} → now | allowed |",
+            "| --- | --- | --- | --- |",
             *(_md_row(verdict, c) for c in failing),
             "",
         ]
@@ -346,14 +351,26 @@ def _tolerance(verdict: Verdict) -> str:
     return f"Tolerance: {verdict.tolerance}. " if verdict.tolerance else ""
 
 
+NAME_WIDTH = 40  # a failing figure's name in the comment's table; the full id on hover
+
+
 def _md_row(verdict: Verdict, comparison: Comparison) -> str:
-    name = _md(short(comparison.name))
+    name = short(comparison.name)
+    name = _md(name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…")
     page = verdict.graphs.get(comparison.name)
-    shown = f'[{name}]({page} "{_md(comparison.name)}")' if page else name
+    title = comparison.name.replace('"', "'")
+    shown = f'[{name}]({page} "{_md(title)}")' if page else name
     return (
-        f"| {shown} | {_size(comparison.baseline)} | {_size(comparison.now)} | "
-        f"{change_text(comparison)} | {_size(comparison.limit)} |"
+        f"| {shown} | {change_text(comparison)} | {_mib_pair(comparison)} | "
+        f"{_size(comparison.limit)} |"
     )
+
+
+def _mib_pair(comparison: Comparison) -> str:
+    """``0.32 → 0.90 MiB``: the unit once."""
+    if comparison.baseline is None or comparison.now is None:
+        return f"{_size(comparison.baseline)} → {_size(comparison.now)}"
+    return f"{comparison.baseline / MIB:.2f} → {comparison.now / MIB:.2f} MiB"
 
 
 PEAK_SENTENCE = (
