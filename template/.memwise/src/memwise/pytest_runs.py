@@ -38,11 +38,29 @@ def run_pytest(
         # Exit code 5 (nothing collected) is not nox's to call a failure: the manifest says
         # it was 5, and the session decides (the gate runs only the budgeted tests).
         session.run(
-            "pytest", *args, *settings.pytest_args, env=run_env, success_codes=[0, 5]
-        )
+            "pytest", *args, *settings.pytest_args, *CACHE_WARNINGS_IGNORED,
+            env=run_env, success_codes=[0, 5],
+        )  # fmt: skip
     except nox.command.CommandFailed as error:
-        return error.return_code if error.return_code is not None else 1
+        return exit_code(error)
     return 0
+
+
+# pytest-memray's limit_memory (memwise's default budget too) stores each test's result in
+# pytest's cache under a key built from its id: an id longer than a file name makes pytest warn,
+# and a project's `-W error` (its addopts, or PYTEST_ADDOPTS) turned that into an INTERNALERROR
+# of the whole run. Filters given last on the command line win over the project's own.
+CACHE_WARNINGS_IGNORED = (
+    "-W", "ignore:could not create cache path:pytest.PytestCacheWarning",
+    "-W", "ignore:cache could not write path:pytest.PytestCacheWarning",
+)  # fmt: skip
+
+
+def exit_code(error: nox.command.CommandFailed) -> int:
+    """The failed command's exit code. nox before 2026.7.11 gives no ``return_code`` (a
+    project may pin such a nox in its noxfile's script block): then 1."""
+    code = getattr(error, "return_code", None)
+    return code if isinstance(code, int) else 1
 
 
 def memtest_flags(settings: Settings, reports: Path, prefix: str) -> list[str]:

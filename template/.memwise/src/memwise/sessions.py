@@ -26,6 +26,7 @@ from memwise.options import (
     parse_program_options,
 )
 from memwise.pytest_runs import (
+    exit_code,
     keep_failing_captures,
     memtest_flags,
     note_children,
@@ -218,8 +219,17 @@ def profile(session: nox.Session, settings: Settings) -> None:
         failed = error  # report what scalene saved, then fail
         if not profile_json.exists():
             session.error(
-                f"{program.target} failed (exit code {error.return_code}); no profile"
+                f"{program.target} failed (exit code {exit_code(error)}); no profile"
             )
+    if not profile_json.exists():  # scalene 2.4 can exit 0 having written nothing
+        session.error(
+            f"scalene ran {program.target} and wrote no profile ({profile_json}); its own "
+            "message is above. scalene does this when it takes a file of the package that is "
+            "not Python (a Jinja template, say) for source, or when the program ran too "
+            "briefly to be sampled. Name the code to profile after `--`, e.g. `nox -s profile "
+            f"-- --profile-only {settings.package or '<your package>'} {program.target}`, or "
+            "give the workload more work"
+        )
     with session.chdir(reports):
         # scalene 2.x writes scalene-profile.html into the current directory.
         session.run("scalene", "view", "--standalone", profile_json.name)
@@ -229,7 +239,7 @@ def profile(session: nox.Session, settings: Settings) -> None:
     paths = listing([profile_json, html])
     if failed is not None:
         session.error(
-            f"{program.target} failed (exit code {failed.return_code}); its partial profile:\n{paths}"
+            f"{program.target} failed (exit code {exit_code(failed)}); its partial profile:\n{paths}"
         )
     session.log(f"profile reports:\n{paths}\n{SCALENE_PAGE_NOTE}")
 
@@ -320,7 +330,7 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
             print(capture_summary(data) if every_allocation else peak_summary(data))
     if failed is not None and program is not None:
         session.error(
-            f"{program.target} failed (exit code {failed.return_code}); reports of its capture:\n"
+            f"{program.target} failed (exit code {exit_code(failed)}); reports of its capture:\n"
             f"{listing(written)}"
         )
     session.log(f"flamegraph reports:\n{listing(written)}")
