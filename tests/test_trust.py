@@ -206,30 +206,6 @@ def test_a_missing_interpreter_is_never_downloaded_and_fails_in_ci(service: Path
     assert "failed: Python interpreter 3.13t not found" in in_ci.stderr
 
 
-def test_a_new_project_rendered_over_an_existing_one_overwrites_none_of_its_files(
-    tmp_path: Path,
-) -> None:
-    """Even following copier's advice (--overwrite), the folder's own files stay as they were."""
-    existing = tmp_path / "theirs"
-    (existing / "src" / "my_service").mkdir(parents=True)
-    own = {
-        "pyproject.toml": '[project]\nname = "theirs"\nversion = "7"\n',
-        "noxfile.py": "import nox\n",
-        "Makefile": "all:\n\techo theirs\n",
-        ".gitignore": "secrets\n",
-        "README.md": "# Theirs\n",
-        "src/my_service/__init__.py": "VERSION = 7\n",
-        "tests/test_package.py": "def test_theirs():\n    pass\n",
-    }
-    for name, text in own.items():
-        (existing / name).parent.mkdir(parents=True, exist_ok=True)
-        (existing / name).write_text(text)
-    copier.run_copy(str(template_source()), existing, defaults=True, overwrite=True,
-                    quiet=True, unsafe=False)  # fmt: skip
-    assert {name: (existing / name).read_text() for name in own} == own
-    assert (existing / ".memwise" / "README.md").is_file()  # memwise's own files are added
-
-
 @pytest.mark.slow
 def test_check_update_of_a_source_without_release_tags_says_so(tmp_path: Path) -> None:
     source = tmp_path / "memwise"
