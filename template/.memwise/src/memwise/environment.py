@@ -175,7 +175,8 @@ def require_code_from(
 ) -> None:
     """Stop unless the project's package is imported from the project's own folder: what a
     session measures is this project's code, never a copy's or an older checkout's. Every
-    measuring session checks it before it measures (``install``), and memdiff for each side."""
+    measuring session checks it before measuring (``install``); memdiff checks each side.
+    """
     if settings.package is None:
         session.log(
             f"not checked where {side} imports its code from: set [tool.memwise] package to "

@@ -120,9 +120,11 @@ def _plot(
     if not known:
         return ""
     limits = [
-        tolerance.limit(name, v, history[i].noise.get(name, 0))
-        if tolerance is not None and v is not None
-        else None
+        (
+            tolerance.limit(name, v, history[i].noise.get(name, 0))
+            if tolerance is not None and v is not None
+            else None
+        )
         for i, v in enumerate(values)
     ]
     top_bytes = max([v for _, v in known] + [lim for lim in limits if lim is not None])

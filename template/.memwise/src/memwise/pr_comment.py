@@ -40,8 +40,9 @@ _LINK = re.compile(r"\]\((?![a-z]+:|#)([^)\s]+)")
 
 
 def absolute_links(text: str, base: str | None) -> str:
-    """Relative links of a summary (``[page](workload_peak-diff.html)``) pointed at ``base``
-    (a folder URL ending in ``/``, or one page for every file: the run, the artifact)."""
+    """Relative links of a summary (``[page](workload_peak-diff.html)``) pointed at
+    ``base``: a folder URL ending in ``/``, or one page for every file (the artifact).
+    """
     if not base:
         return _LINK.sub(lambda match: "](" + match[1], text)
     return _LINK.sub(

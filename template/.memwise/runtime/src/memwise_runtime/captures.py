@@ -54,8 +54,9 @@ class CaptureFolder:
         return None
 
     def new_name(self) -> tuple[Path, Path]:
-        """The temporary path memray writes and the final name of the capture: unique across
-        restarts and containers sharing the folder (each container's service is PID 1)."""
+        """The temporary path memray writes and the final name of the capture: unique
+        across restarts and containers sharing the folder (each one's service is PID 1).
+        """
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         final = self.folder / f"watch-{os.getpid()}-{stamp}-{secrets.token_hex(4)}.bin"
         return self.folder / f".{final.name}.partial", final

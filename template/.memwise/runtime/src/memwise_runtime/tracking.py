@@ -71,7 +71,8 @@ class MemoryTracking:
         self._holds_lock = True
         try:
             self._tracker, self.path = self._start(Path(folder))
-        except Exception as error:  # noqa: BLE001 (the service's block runs, tracked or not)
+        # The service's block runs, tracked or not.
+        except Exception as error:  # noqa: BLE001
             _log.warning("%r runs untracked: %s", self.name, error)
             self._tracker, self.path = None, None
             self._release()

@@ -249,7 +249,8 @@ class _Watcher:
             self.capture = captures.Capture.start(
                 self.folder, now + self.settings.capture_seconds, self.tracker_class
             )
-        except Exception as error:  # noqa: BLE001 (memray's one tracker is taken, a full disk)
+        # memray's one tracker is taken, a full disk: the service goes on.
+        except Exception as error:  # noqa: BLE001
             _log.warning("memwise watch: %s, but no capture: %s", reason, error)
             self.quiet_until = now + self.settings.cooldown
             return
