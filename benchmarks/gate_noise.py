@@ -154,7 +154,9 @@ def main() -> int:
                     for _ in range(args.regressed_runs):
                         result = nox(project, "-R", "-s", "memgate", check=False)
                         caught += result.returncode != 0
-                        named += f"{figure}: " in result.stderr.split("memory regression", 1)[-1]
+                        # The verdict names each failing figure: "  <figure>: a -> b, ..."
+                        verdict = result.stderr.split("Memory gate failed", 1)[-1]
+                        named += f"  {figure}: " in verdict
                     results.append(
                         f"  {kind:16} {baseline[figure] / 2**20:8.2f} MiB  +{percent:g}%: failed "
                         f"{caught} of {args.regressed_runs} runs, named it {named} times"

@@ -223,7 +223,8 @@ def test_compare_fails_figures_above_their_limit_and_those_gone_missing() -> Non
 def grown_site(message: str) -> float:
     """The MiB the injected function allocates, as the call-site diff of a message says."""
     site = re.search(
-        r"grew: distinctive_growth_of_the_total \(src/my_service/workload\.py\) \+([\d.]+) MiB",
+        r"grew: distinctive_growth_of_the_total \(src/my_service/workload\.py(?::\d+)?\) "
+        r"\+([\d.]+) MiB",
         message,
     )
     assert site is not None, message[-3000:]
@@ -406,10 +407,16 @@ def test_a_red_gate_draws_what_grew_against_the_baselines_commit(tmp_path) -> No
     assert set(report["h2 a"]) == {"differential flamegraph"}
     text = (reports / "report.html").read_text()
     assert {workload.name, test.name} <= set(re.findall(r"href='([^']+-diff\.html)'", text))
-    assert workload_seen[".frame.grew > .name"] == [
-        "distinctive_growth_of_the_peak (my_service/workload.py)"
-    ]
-    assert test_seen[".frame.grew > .name"] == [f"{growth.SMALL_TEST} (tests/test_memory.py)"]
+    # The grown frame shows its change and its line without hovering.
+    [workload_frame] = workload_seen[".frame.grew > .name"]
+    assert re.fullmatch(
+        r"\+1\.0\d MiB distinctive_growth_of_the_peak \(my_service/workload\.py:\d+\)",
+        workload_frame,
+    ), workload_frame
+    [test_frame] = test_seen[".frame.grew > .name"]
+    assert re.fullmatch(
+        rf"\+0\.2\d MiB {growth.SMALL_TEST} \(tests/test_memory\.py:\d+\)", test_frame
+    ), test_frame
     worktrees = subprocess.run(["git", "worktree", "list"], cwd=project, capture_output=True,
                                text=True, check=True).stdout  # fmt: skip
     assert len(worktrees.splitlines()) == 1  # the temporary worktree is gone

@@ -134,13 +134,14 @@ def is_current(environment: SharedEnvironment, built_from: str) -> bool:
 def built_elsewhere(environment: SharedEnvironment, built_from: str) -> str | None:
     """The project folder the environment was built for, when that is another folder (the
     project was copied or moved)."""
+    record = environment.location / RECORD
     try:
-        recorded = json.loads(
-            (environment.location / RECORD).read_text(encoding="utf-8")
+        recorded = (
+            json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
         )
-        project = recorded.get("project")
-    except (OSError, ValueError, AttributeError):
+    except ValueError:  # an interrupted write: rebuilt anyway
         return None
+    project = recorded.get("project") if isinstance(recorded, dict) else None
     here = json.loads(built_from)["project"]
     return str(project) if project and project != here else None
 
