@@ -361,6 +361,22 @@ def test_memtest_keeps_long_ids_measures_unittest_and_applies_the_default_budget
     assert "2 test(s) went over their memory budget on Python" in result.stderr
     assert "WITHOUT memory tracking" not in result.stderr
     assert "Memray WARNING" not in result.stdout  # memray's symbol notes, silenced
+    # A failing memtest speaks where CI shows it: summary.md (the job page, the pull-request
+    # comment) and index.html, each test over budget with its limit, peak, over-by and what
+    # held the most, linked to its page.
+    summary = (reports / "summary.md").read_text()
+    assert summary.startswith("## ❌ memtest failed: ")
+    assert re.search(
+        r"\| test_with_a_long_id\\\[x+… \| `limit_memory\('6 MB'\)` \| [\d.]+ MiB \| "
+        r"[\d.]+ MiB \| `test_with_a_long_id \(tests/test_extra\.py:\d+\), [\d.]+ MiB` \|",
+        summary,
+    ), summary
+    index = reports / "index.html"
+    [seen] = read_in_browser(index)
+    assert seen["errors"] == []
+    page = index.read_text()
+    assert "CacheTest::test_fills_the_cache" in page
+    assert re.search(r"<a href='[^']+-test\.html'>", page)
 
 
 def test_a_pytest_usage_error_is_reported_as_one(project: Path) -> None:

@@ -44,7 +44,15 @@ from memwise.reports import (
     scalene_top_lines,
 )
 from memwise.settings import Settings
-from memwise.verdict import OverBudget, Verdict, held_most, markdown, page, terminal
+from memwise.verdict import (
+    MEMTEST_ALLOCATOR,
+    OverBudget,
+    Verdict,
+    held_most,
+    markdown,
+    page,
+    terminal,
+)
 
 Parsed = TypeVar("Parsed")
 
@@ -144,7 +152,7 @@ def failures_message(
         (), None, f"Python {manifest.python} on {manifest.platform}",
         over_budget=over_budget_tests(session, manifest, kept, reports),
         failed_otherwise=[test.nodeid for test in manifest.failed_otherwise],
-        name="memtest",
+        name="memtest", allocator=MEMTEST_ALLOCATOR,
     )  # fmt: skip
     index = reports / "index.html"
     parts = [terminal(verdict, reports)] if summary else []

@@ -64,6 +64,17 @@ def _marker_bytes(limit: str) -> int | None:
         return None
 
 
+GATE_ALLOCATOR = (
+    "Measured with the C allocator (PYTHONMALLOC=malloc), which memray sees object by object: "
+    "steady to a few bytes between runs."
+)
+MEMTEST_ALLOCATOR = (
+    "Measured with Python's own allocator (pymalloc), as the tests run every day: a peak can "
+    "move by a whole 1 MiB arena between runs, and is not the gate's figure of the same test "
+    "(memgate measures with PYTHONMALLOC=malloc, steady to a few bytes)."
+)
+
+
 @dataclass
 class Verdict:
     """What the gate (or memdiff, ``judged=False``) found, ready to be said."""
@@ -81,6 +92,7 @@ class Verdict:
     before: str = "baseline"
     judged: bool = True
     name: str = "Memory gate"
+    allocator: str = GATE_ALLOCATOR
 
     @property
     def failing(self) -> list[Comparison]:
@@ -288,7 +300,7 @@ def markdown(verdict: Verdict) -> str:
             "| over its budget | limit | peak | over by | held most |",
             "| --- | --- | --- | --- | --- |",
             *(
-                f"| {_md(short(t.nodeid))} | `{t.limit}` | {_size(t.peak)} | "
+                f"| {_cell_name(t.nodeid)} | `{t.limit}` | {_size(t.peak)} | "
                 f"{_size(t.over_by)} | {('`' + t.held_most + '`') if t.held_most else '-'} |"
                 for t in verdict.over_budget
             ),
@@ -310,7 +322,7 @@ def markdown(verdict: Verdict) -> str:
             "",
         ]
     within = verdict.within
-    if within or failing:
+    if verdict.comparisons:
         lines += [
             (
                 f"<details><summary>{len(within)} figure(s) within tolerance; full names, "
@@ -318,7 +330,8 @@ def markdown(verdict: Verdict) -> str:
             ),
             "",
             (
-                f"Environment `{verdict.environment}`. {_tolerance(verdict)}{PEAK_SENTENCE}"
+                f"Environment `{verdict.environment}`. {_tolerance(verdict)}{PEAK_SENTENCE} "
+                f"{verdict.allocator}"
             ),
             "",
             f"| figure | {verdict.before} | now | change | allowed | status |",
@@ -338,6 +351,17 @@ def markdown(verdict: Verdict) -> str:
                 "",
             ]
         lines += ["</details>", ""]
+    elif verdict.over_budget:
+        lines += [
+            "<details><summary>full test ids, environment, allocator</summary>",
+            "",
+            f"{verdict.environment}. {verdict.allocator}",
+            "",
+            *(f"- `{t.nodeid}`" for t in verdict.over_budget),
+            "",
+            "</details>",
+            "",
+        ]
     if verdict.graphs:
         lines += [
             "Reports: "
@@ -354,9 +378,14 @@ def _tolerance(verdict: Verdict) -> str:
 NAME_WIDTH = 40  # a failing figure's name in the comment's table; the full id on hover
 
 
+def _cell_name(name: str) -> str:
+    """A figure's or test's short name for a table cell, cut to NAME_WIDTH."""
+    name = short(name)
+    return _md(name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…")
+
+
 def _md_row(verdict: Verdict, comparison: Comparison) -> str:
-    name = short(comparison.name)
-    name = _md(name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…")
+    name = _cell_name(comparison.name)
     page = verdict.graphs.get(comparison.name)
     title = comparison.name.replace('"', "'")
     shown = f'[{name}]({page} "{_md(title)}")' if page else name
@@ -475,7 +504,8 @@ def page(verdict: Verdict, title: str) -> str:
     fold = [
         (
             f"<p>Environment {html.escape(verdict.environment)}. "
-            f"{html.escape(_tolerance(verdict))}{html.escape(PEAK_SENTENCE)}</p>"
+            f"{html.escape(_tolerance(verdict))}{html.escape(PEAK_SENTENCE)} "
+            f"{html.escape(verdict.allocator)}</p>"
         )
     ]
     if verdict.within:
