@@ -192,3 +192,22 @@ def memory_environment(project: Path) -> Path:
     """The environment memwise's memory sessions share in a project (memwise.shared_env)."""
     (found,) = project.glob(".nox/memwise-memory-*")
     return found
+
+
+def git(project: Path, *args: str) -> str:
+    """git in a test's folder, as a user named t (tests commit renders and fixtures)."""
+    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
+    return subprocess.run(command, cwd=project, check=True, capture_output=True, text=True).stdout
+
+
+def render_with_committed_baseline(destination: Path) -> Path:
+    """A default render in git with a one-run baseline committed on top: what a red gate needs
+    to measure the baseline's commit again."""
+    project = render(destination)
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "start")
+    nox(project, "-s", "baseline", "--", "--runs", "1")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "baseline")
+    return project

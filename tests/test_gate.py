@@ -15,7 +15,15 @@ from memwise.manifest import Manifest, TestRecord
 from memwise.options import parse_baseline_runs
 
 from tests import growth
-from tests.helpers import ARTIFACTS, browse, nox, render, run, session_env
+from tests.helpers import (
+    ARTIFACTS,
+    browse,
+    nox,
+    render,
+    render_with_committed_baseline,
+    run,
+    session_env,
+)
 
 MIB = 1024 * 1024
 
@@ -349,13 +357,7 @@ def grown_frames(page: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_a_red_gate_draws_what_grew_against_the_baselines_commit(tmp_path) -> None:
-    project = render(tmp_path / "drawn")
-    git(project, "init", "-q")
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "start")
-    nox(project, "-s", "baseline", "--", "--runs", "1")
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "baseline")
+    project = render_with_committed_baseline(tmp_path / "drawn")
     growth.grow_workload_peak(project, MIB)  # uncommitted, as in a pull request's work
     growth.grow_test_peak(project, growth.SMALL_TEST, 256 * 1024)
     result = nox(project, "-R", "-s", "memgate", check=False)

@@ -13,7 +13,7 @@ import copier
 import pytest
 from memwise import baseline
 
-from tests.helpers import nox, render, run, session_env, template_source
+from tests.helpers import git, nox, render, run, session_env, template_source
 
 PACKAGE_INIT = Path("src/my_service/__init__.py")
 # Appended to a copy's package: importing it leaves a file beside it, so the test can tell
@@ -21,11 +21,6 @@ PACKAGE_INIT = Path("src/my_service/__init__.py")
 IMPORTED_HERE = (
     '\nimport pathlib as _pathlib\n(_pathlib.Path(__file__).parent / "imported-here").touch()\n'
 )
-
-
-def git(project: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
-    return subprocess.run(command, cwd=project, check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 from memwise import diffgraph, gate, verdict
 
-from tests.helpers import ARTIFACTS, TOOLKIT, TOOLKIT_PATH, browse, nox, render
+from tests.helpers import (
+    ARTIFACTS,
+    TOOLKIT,
+    TOOLKIT_PATH,
+    browse,
+    nox,
+    render_with_committed_baseline,
+)
 
 TOOLKIT_SRC = TOOLKIT / "src"
 
@@ -188,22 +195,11 @@ td,th{{border:1px solid #d0d7de;padding:6px 13px}}code{{background:#eff1f3;paddi
 font-size:85%}}</style>{body}"""
 
 
-def git_in(project: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-                   cwd=project, check=True, capture_output=True)  # fmt: skip
-
-
 @pytest.mark.slow
 def test_a_helper_that_grew_is_named_with_its_line_everywhere_a_developer_looks(
     tmp_path: Path,
 ) -> None:
-    project = render(tmp_path / "svc")
-    git_in(project, "init", "-q")
-    git_in(project, "add", "-A")
-    git_in(project, "commit", "-q", "-m", "start")
-    nox(project, "-s", "baseline", "--", "--runs", "1")
-    git_in(project, "add", "-A")
-    git_in(project, "commit", "-q", "-m", "baseline")
+    project = render_with_committed_baseline(tmp_path / "svc")
     handler = project / "src" / "my_service" / "handler.py"
     text = handler.read_text()
     grown = text.replace("def render_report(", HELPER, 1).replace(
