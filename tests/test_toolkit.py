@@ -890,3 +890,43 @@ def test_budgeted_tests_that_start_child_processes_are_named(pytester, monkeypat
     }  # fmt: skip
     assert named["test_bare_fork"] == ["fork"]
     assert "subprocess" in named["test_subprocess"]
+
+
+SUPPORTS_310_UP = {"project": {"requires-python": ">=3.10"}}
+
+
+@pytest.mark.parametrize(
+    ("files", "version", "source"),
+    [
+        ({}, "3.15", "the newest version the project supports"),
+        ({".python-version": "3.12.4\n"}, "3.12", ".python-version"),
+        ({"Dockerfile": "FROM docker.io/library/python:3.10-slim AS base\nRUN true\n"},
+         "3.10", "Dockerfile (FROM python:3.10)"),
+        ({".github/workflows/ci.yml": "steps:\n  - uses: actions/setup-python@v6\n"
+          "    with:\n      python-version: '3.13'\n"}, "3.13", "python-version 3.13"),
+        ({".github/workflows/ci.yml": "      python-version: ${{ matrix.python }}\n"},
+         "3.15", "the newest version"),  # a matrix names no one Python
+        ({".gitlab-ci.yml": "test:\n  image: python:3.11-slim\n"}, "3.11", ".gitlab-ci.yml"),
+        # In memwise's order: .python-version before the Dockerfile before CI.
+        ({".python-version": "3.11\n", "Dockerfile": "FROM python:3.14\n"}, "3.11",
+         ".python-version"),
+        ({"Dockerfile": "FROM python:3.14\n", ".gitlab-ci.yml": "image: python:3.12\n"},
+         "3.14", "Dockerfile"),
+        # A Python memray has no wheels for is passed over, and said.
+        ({".python-version": "3.8.18\n", "Dockerfile": "FROM python:3.12\n"}, "3.12",
+         "passed over: .python-version (memray has no wheels for 3.8)"),
+    ],
+)  # fmt: skip
+def test_the_memory_python_is_the_services_own(
+    tmp_path: Path, files: dict[str, str], version: str, source: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    chosen, said = pythons.memory_python_choice(tmp_path, SUPPORTS_310_UP, None)
+    assert chosen == version
+    assert source in said
+    assert pythons.memory_python_choice(tmp_path, SUPPORTS_310_UP, "3.13") == (
+        "3.13",
+        "memory-python in [tool.memwise]",
+    )

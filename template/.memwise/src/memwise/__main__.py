@@ -32,7 +32,10 @@ def main(argv: list[str]) -> int:
     if question == "has-workload":
         return 0 if settings.workload else 1
     if question == "memory-python":
-        print(pythons.memory_python(settings.project, settings.memory_python))
+        chosen = pythons.memory_python_choice(
+            settings.root, settings.project, settings.memory_python
+        )
+        print(chosen[0])
     elif question == "profile-python":
         print(pythons.profile_python(settings.project) or "")
     else:

@@ -37,14 +37,16 @@ interpreter_downloads.forbid_unless_chosen(ROOT)
 if os.environ.get("CI"):
     nox.options.error_on_missing_interpreters = True
 
-MEMORY_PYTHON = pythons.memory_python(SETTINGS.project, SETTINGS.memory_python)
+MEMORY_PYTHON, MEMORY_SOURCE = pythons.memory_python_choice(
+    ROOT, SETTINGS.project, SETTINGS.memory_python
+)
 PROFILE_PYTHON = pythons.profile_python(SETTINGS.project)
 # What would do instead, named when the chosen one is missing.
 MEMORY_FITTING = pythons.memory_candidates(SETTINGS.project)
 PROFILE_FITTING = pythons.profile_candidates(SETTINGS.project)
 MEMORY_PURPOSE = (
-    "the memory Python: memtest, memgate, baseline, flamegraph and memdiff share it, and "
-    "one environment on it"
+    f"the memory Python, from {MEMORY_SOURCE}: memtest, memgate, baseline, flamegraph and "
+    "memdiff share it, and one environment on it"
 )
 PROFILE_PURPOSE = (
     "the newest supported Python with scalene wheels"

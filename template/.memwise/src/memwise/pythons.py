@@ -2,8 +2,12 @@
 
 Memory figures differ a lot between Python versions (an asyncio test peaked at 5.4 MiB on 3.11
 and 12.4 MiB on 3.13), so memtest, memgate, baseline and flamegraph all run on ONE memory
-Python: ``memory-python`` in [tool.memwise], by default the newest supported version that has
-memray. profile runs on the newest supported version that has scalene wheels.
+Python, the one the service runs on, taken in this order (``memory_python_choice``):
+``memory-python`` in [tool.memwise]; the project's ``.python-version``; the Python of its
+Dockerfile (``FROM python:3.12-slim``); the one Python of its CI (a GitHub workflow's
+``python-version``, a GitLab job's ``image: python:X.Y``) when it names exactly one; and only
+then the newest supported version that has memray. A version memray has no wheels for is
+passed over, and said. profile runs on the newest supported version that has scalene wheels.
 
 ``python -m memwise memory-python`` prints the memory Python (CI installs it that way).
 """
@@ -15,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -95,6 +100,88 @@ def memory_python(project: dict[str, Any], configured: str | None) -> str:
         return configured
     candidates = memory_candidates(project)
     return candidates[-1] if candidates else running_python()
+
+
+_VERSION = (
+    r"(3\.\d{1,2})(?![\d.]*t)"  # a minor version; free-threaded builds are not meant
+)
+_DOCKER_FROM = re.compile(
+    rf"^\s*FROM\s+(?:\S*/)?python:{_VERSION}", re.IGNORECASE | re.MULTILINE
+)
+_WORKFLOW_VERSION = re.compile(
+    rf"python-version:\s*[\"']?{_VERSION}[\"']?\s*$", re.MULTILINE
+)
+_WORKFLOW_ANY = re.compile(r"python-version:\s*(.+)$", re.MULTILINE)
+_GITLAB_IMAGE = re.compile(rf"image:\s*[\"']?(?:\S*/)?python:{_VERSION}", re.MULTILINE)
+DOCKERFILES = ("Dockerfile", "docker/Dockerfile", "Containerfile")
+
+
+def memory_python_choice(
+    root: Path, project: dict[str, Any], configured: str | None
+) -> tuple[str, str]:
+    """The memory Python and where it was taken from (said by the sessions)."""
+    if configured:
+        return configured, "memory-python in [tool.memwise]"
+    passed_over = []
+    for version, source in _service_pythons(root):
+        if version in MEMRAY_PYTHONS:
+            said = f"; passed over: {', '.join(passed_over)}" if passed_over else ""
+            return version, f"{source}{said}"
+        passed_over.append(f"{source} (memray has no wheels for {version})")
+    newest = memory_python(project, None)
+    said = f"; passed over: {', '.join(passed_over)}" if passed_over else ""
+    return newest, (
+        "the newest version the project supports and memray has wheels for: no "
+        ".python-version, Dockerfile or single CI Python names the service's; set "
+        f"memory-python in [tool.memwise] to the one it runs on in production{said}"
+    )
+
+
+def _service_pythons(root: Path) -> list[tuple[str, str]]:
+    """The Pythons the project says its service runs on, in memwise's order."""
+    found = []
+    pinned = _read(root / ".python-version")
+    version = re.match(_VERSION, pinned.strip()) if pinned else None
+    if version:
+        found.append((version[1], ".python-version"))
+    for name in DOCKERFILES:
+        docker = _DOCKER_FROM.search(_read(root / name))
+        if docker:
+            found.append((docker[1], f"{name} (FROM python:{docker[1]})"))
+            break
+    ci = _one_ci_python(root)
+    if ci:
+        found.append(ci)
+    return found
+
+
+def _one_ci_python(root: Path) -> tuple[str, str] | None:
+    """The one Python the project's CI names, if it names exactly one."""
+    versions: dict[str, str] = {}
+    for workflow in sorted((root / ".github" / "workflows").glob("*.y*ml")):
+        every = [
+            match.group(0).strip() for match in _WORKFLOW_ANY.finditer(_read(workflow))
+        ]
+        if any(not _WORKFLOW_VERSION.fullmatch(line) for line in every):
+            return None  # a matrix or an expression: not one Python
+        for line in every:
+            found = _WORKFLOW_VERSION.fullmatch(line)
+            if found:
+                where = f".github/workflows/{workflow.name}"
+                versions[found[1]] = f"{where} (python-version {found[1]})"
+    gitlab = _GITLAB_IMAGE.findall(_read(root / ".gitlab-ci.yml"))
+    for version in gitlab:
+        versions.setdefault(version, f".gitlab-ci.yml (image python:{version})")
+    if len(versions) == 1:
+        return next(iter(versions.items()))
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def scalene_platform() -> bool:
