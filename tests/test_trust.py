@@ -4,6 +4,7 @@ that user would (a real render, the real nox sessions), each red or right where 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -214,3 +215,19 @@ def test_check_update_of_a_source_without_release_tags_says_so(tmp_path: Path) -
     assert result.returncode != 0
     assert "has no release tags" in result.stderr
     assert "is the newest release" not in result.stderr
+
+
+def test_adding_memwise_does_not_change_what_a_bare_nox_runs(tmp_path: Path) -> None:
+    project = tmp_path / "theirs"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "theirs"\nversion = "1"\n')
+    (project / "noxfile.py").write_text(
+        "import importlib\nimport sys\n\nimport nox\n\n\n@nox.session(python=False)\n"
+        "def unit(session):\n    pass\n\n\n"
+        'sys.path.insert(0, ".memwise/src")\nimportlib.import_module("memwise.nox_sessions")\n'
+    )
+    render(project, project_type="existing")
+    listed = nox(project, "-l").stdout
+    defaults = re.findall(r"^\* (\S+)", listed, re.MULTILINE)
+    assert defaults == ["unit"], listed
+    assert re.search(r"^- memtest ->", listed, re.MULTILINE)

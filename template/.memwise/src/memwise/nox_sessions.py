@@ -13,8 +13,8 @@ from pathlib import Path
 
 import nox
 
-from memwise import drift as drift_session
 from memwise import (
+    answers,
     environment,
     gate_sessions,
     interpreter_downloads,
@@ -22,6 +22,7 @@ from memwise import (
     sessions,
     updates,
 )
+from memwise import drift as drift_session
 from memwise import memdiff as memdiff_session
 from memwise.settings import SettingsError, load
 
@@ -75,8 +76,13 @@ def profiling(session: nox.Session) -> AbstractContextManager[object]:
     )
 
 
+# A project that adopted memwise keeps what a bare `nox` runs: memtest is a default session in
+# a new project only.
+ADOPTED = answers.adopted(ROOT)
+
+
 # python=False: no environment of nox's; memwise keeps one shared by these sessions.
-@nox.session(python=False)
+@nox.session(python=False, default=not ADOPTED)
 def memtest(session: nox.Session) -> None:
     """Run the tests under pytest-memray: memory budgets enforced, failures' captures kept."""
     with memory(session):
