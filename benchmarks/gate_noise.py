@@ -43,7 +43,10 @@ KINDS: dict[str, tuple[str, Callable[[Path, int], None]]] = {
         lambda project, size: growth.grow_test_peak(project, growth.LARGE_TEST, size),
     ),
 }
-NOXFILE_LINES = '\nimport sys\n\nsys.path.insert(0, ".memwise/src")\nimport memwise.nox_sessions  # noqa: F401\n'
+NOXFILE_LINES = (
+    '\nimport importlib\nimport sys\n\nsys.path.insert(0, ".memwise/src")\n'
+    'importlib.import_module("memwise.nox_sessions")\n'
+)
 
 
 def git(project: Path, *args: str) -> str:

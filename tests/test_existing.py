@@ -70,12 +70,27 @@ def add_memwise(project: ExistingProject, root: Path, repo: Path) -> list[str]:
     steps = ["copier copy --data project_type=existing <memwise> ."]
     for point in touch_points:
         if point.startswith("If your noxfile.py existed before") and project.has_noxfile:
-            # The lines as printed (indented in the message), appended to the project's noxfile.
+            # The imports the point names, with the noxfile's first imports; the lines as
+            # printed (indented in the message) after its imports, at its end.
             block = printed.split(point, 1)[1].split("\n- ", 1)[0]
             lines = textwrap.dedent(block.strip("\n")).rstrip() + "\n"
-            assert "import memwise.nox_sessions" in lines, printed
-            with (root / "noxfile.py").open("a", encoding="utf-8") as noxfile:
-                noxfile.write("\n" + lines)
+            assert 'importlib.import_module("memwise.nox_sessions")' in lines, printed
+            imports = re.findall(r"`(import \w+)`", point)
+            assert imports == ["import importlib", "import sys"], point
+            noxfile = root / "noxfile.py"
+            text = noxfile.read_text(encoding="utf-8")
+            first = re.search(r"^(import|from) (?!__future__)", text, re.MULTILINE)
+            assert first is not None
+            at = first.start()
+            noxfile.write_text(
+                text[:at] + "\n".join(imports) + "\n\n" + text[at:] + "\n" + lines,
+                encoding="utf-8",
+            )
+            # What a project's linters say of those lines: sorted imports, none unused, no
+            # import below code, no unused noqa.
+            tools = Path(sys.executable).parent
+            run([str(tools / "ruff"), "check", "--no-cache", "--isolated", "--select",
+                 "I,E402,F401,RUF100", "noxfile.py"], root)  # fmt: skip
             steps.append(point)
         elif point.startswith("Optional, in pyproject.toml") and project.memwise_settings:
             with (root / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
