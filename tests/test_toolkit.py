@@ -930,3 +930,59 @@ def test_the_memory_python_is_the_services_own(
         "3.13",
         "memory-python in [tool.memwise]",
     )
+
+
+UV_LOCK = """
+version = 1
+requires-python = ">=3.10"
+
+[[package]]
+name = "Scientific_Pkg"
+version = "1.26.4"
+sdist = { url = "https://files.example/scientific_pkg-1.26.4.tar.gz" }
+wheels = [
+    { url = "https://files.example/scientific_pkg-1.26.4-cp310-cp310-manylinux_2_17_x86_64.whl" },
+    { url = "https://files.example/scientific_pkg-1.26.4-cp312-cp312-macosx_11_0_arm64.whl" },
+]
+
+[[package]]
+name = "pure"
+version = "2.0"
+wheels = [{ url = "https://files.example/pure-2.0-py3-none-any.whl" }]
+
+[[package]]
+name = "stable-abi"
+version = "3.0"
+wheels = [{ url = "https://files.example/stable_abi-3.0-cp39-abi3-manylinux_2_28_x86_64.whl" }]
+
+[[package]]
+name = "sdist-only"
+version = "0.1"
+sdist = { url = "https://files.example/sdist_only-0.1.tar.gz" }
+"""
+
+POETRY_LOCK = """
+[[package]]
+name = "ruamel-yaml-clib"
+version = "0.2.8"
+files = [
+    {file = "ruamel.yaml.clib-0.2.8-cp311-cp311-manylinux_2_24_x86_64.whl", hash = "sha256:0"},
+    {file = "ruamel.yaml.clib-0.2.8.tar.gz", hash = "sha256:1"},
+]
+"""
+
+
+def test_a_lock_pin_without_a_wheel_for_the_memory_python_is_named(tmp_path: Path) -> None:
+    from memwise import environment, locks
+
+    path = tmp_path / "uv.lock"
+    path.write_text(UV_LOCK)
+    lock = locks.read_lock(path, "3.15")
+    assert lock.no_wheel == {"scientific-pkg": ["3.10", "3.12"]}  # the others install
+    assert locks.read_lock(path, "3.12").no_wheel == {}
+    said = environment.no_wheel_message("uv.lock", lock, "3.15", None)
+    assert "scientific-pkg==1.26.4: wheels for Python 3.10, 3.12" in said
+    assert 'set memory-python = "3.12" in [tool.memwise]' in said
+    poetry = tmp_path / "poetry.lock"
+    poetry.write_text(POETRY_LOCK)
+    assert locks.read_lock(poetry, "3.14").no_wheel == {"ruamel-yaml-clib": ["3.11"]}

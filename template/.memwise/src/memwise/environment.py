@@ -15,7 +15,7 @@ from pathlib import Path
 import nox
 
 from memwise import backend_extras, shared_env, stdlib_bytecode
-from memwise.locks import LockError, find_lock, read_lock
+from memwise.locks import Lock, LockError, find_lock, read_lock
 from memwise.pythons import find_interpreter
 from memwise.run_lock import one_run
 from memwise.settings import Settings
@@ -240,10 +240,42 @@ def lock_constraints(
         lock = read_lock(path, environment.version.rstrip("t"))
     except LockError as error:
         session.error(f"{error}: memwise installs the versions it pins")
+    if lock.no_wheel:
+        session.warn(
+            no_wheel_message(
+                path.name, lock, environment.version, settings.memory_python
+            )
+        )
     constraints = environment.location / "memwise-lock-constraints.txt"
     constraints.write_text(lock.constraints(), encoding="utf-8")
     session.log(f"installing the versions {path.name} pins ({len(lock.pins)} packages)")
     return ["-c", str(constraints)]
+
+
+def no_wheel_message(
+    lock: str, found: Lock, python: str, configured: str | None
+) -> str:
+    """The pinned packages without a wheel for the session's Python, and what to do."""
+    rows = [
+        f"  {name}=={found.pins[name]}: wheels for Python {', '.join(pythons) or 'none'}"
+        for name, pythons in sorted(found.no_wheel.items())
+    ]
+    common = set.intersection(*(set(p) for p in found.no_wheel.values()))
+    fix = (
+        f'set memory-python = "{max(common, key=lambda v: int(v.split(".")[1]))}" in '
+        "[tool.memwise] (the Python your service runs on)"
+        if common
+        else "set memory-python in [tool.memwise] to the Python your service runs on"
+    )
+    return (
+        f"{lock} pins {len(rows)} package(s) with no wheel for Python {python}: uv will try "
+        "to build them from source, which often fails (a compiler, Rust, a network the build "
+        "needs):\n"
+        + "\n".join(rows)
+        + f"\nIf it fails, {fix}"
+        + ("" if configured is None else f" (now {configured!r})")
+        + ", or update those pins in the lock."
+    )
 
 
 # memray's terminal and report interfaces: memray imports textual when it starts, before it

@@ -10,8 +10,9 @@ list `[[package]]` tables with a name and a version.
 
 from __future__ import annotations
 
+import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,10 @@ class Lock:
 
     path: Path
     pins: dict[str, str]  # normalized name -> version
+    # Pinned packages that have wheels, but none for this Python: name -> the Pythons they
+    # have wheels for ("3.9", ...). uv would build them from source (often failing: a compiler,
+    # Rust, a network the build needs).
+    no_wheel: dict[str, list[str]] = field(default_factory=dict)
 
     def constraints(self) -> str:
         """The pins as a constraints file (`name==version` a line)."""
@@ -57,6 +62,7 @@ def read_lock(path: Path, python: str) -> Lock:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise LockError(f"{path} is not valid TOML: {error}") from error
     pins: dict[str, str] = {}
+    no_wheel: dict[str, list[str]] = {}
     for package in data.get("package", []):
         if not isinstance(package, dict) or _is_the_project(package):
             continue
@@ -65,7 +71,57 @@ def read_lock(path: Path, python: str) -> Lock:
             continue
         if _applies(package.get("resolution-markers", []), python):
             pins[_normalize(name)] = version
-    return Lock(path, pins)
+            wheels = _wheel_names(package)
+            if wheels and not any(_fits(wheel, python) for wheel in wheels):
+                no_wheel[_normalize(name)] = sorted(
+                    {found for wheel in wheels for found in _pythons_of(wheel)},
+                    key=_minor,
+                )
+    return Lock(path, pins, no_wheel)
+
+
+def _wheel_names(package: dict[str, Any]) -> list[str]:
+    """The wheel file names a lock lists for a package (uv: ``wheels``' URLs; poetry and
+    pdm: ``files``)."""
+    names = []
+    for entry in [*package.get("wheels", []), *package.get("files", [])]:
+        if isinstance(entry, dict):
+            where = str(
+                entry.get("url") or entry.get("file") or entry.get("path") or ""
+            )
+            name = where.rsplit("/", 1)[-1].split("#", 1)[0]
+            if name.endswith(".whl"):
+                names.append(name)
+    return names
+
+
+_TAGS = re.compile(r"-(?P<python>[\w.]+)-(?P<abi>[\w.]+)-(?P<platform>[\w.]+)\.whl$")
+
+
+def _fits(wheel: str, python: str) -> bool:
+    """Whether a wheel installs on a CPython minor version (any platform)."""
+    tags = _TAGS.search(wheel)
+    if tags is None:
+        return True  # a name we cannot read: not ours to judge
+    minor = _minor(python.rstrip("t"))
+    for tag in tags["python"].split("."):
+        if tag in ("py3", "py2.py3") or tag.startswith("py3"):
+            return True
+        found = re.fullmatch(r"cp3(\d+)", tag)
+        if found and (
+            int(found[1]) == minor or ("abi3" in tags["abi"] and int(found[1]) <= minor)
+        ):
+            return True
+    return False
+
+
+def _pythons_of(wheel: str) -> list[str]:
+    tags = _TAGS.search(wheel)
+    return [f"3.{m}" for m in re.findall(r"cp3(\d+)", tags["python"])] if tags else []
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1]) if "." in version else 0
 
 
 def _is_the_project(package: dict[str, Any]) -> bool:

@@ -122,7 +122,7 @@ def memory_python_choice(
     """The memory Python and where it was taken from (said by the sessions)."""
     if configured:
         return configured, "memory-python in [tool.memwise]"
-    passed_over = []
+    passed_over: list[str] = []
     for version, source in _service_pythons(root):
         if version in MEMRAY_PYTHONS:
             said = f"; passed over: {', '.join(passed_over)}" if passed_over else ""
