@@ -986,3 +986,37 @@ def test_a_lock_pin_without_a_wheel_for_the_memory_python_is_named(tmp_path: Pat
     poetry = tmp_path / "poetry.lock"
     poetry.write_text(POETRY_LOCK)
     assert locks.read_lock(poetry, "3.14").no_wheel == {"ruamel-yaml-clib": ["3.11"]}
+
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
+<testcase classname="tests.test_hooks" name="test_hooks_run"><failure message="FileNotFoundError:
+[Errno 2] No such file or directory: 'pre-commit'">...</failure></testcase>
+<testcase classname="tests.test_yaml" name="test_load"><failure message="ModuleNotFoundError:
+No module named 'ruamel.yaml'">...</failure></testcase></testsuite></testsuites>"""
+
+
+def test_a_tool_the_tests_miss_is_found_in_the_group_that_lists_it(tmp_path: Path) -> None:
+    from memwise import pytest_runs
+
+    write_pyproject(tmp_path, """
+[project]
+name = "cli"
+version = "1"
+[project.optional-dependencies]
+yaml = ["ruamel.yaml>=0.18"]
+[dependency-groups]
+test = ["pytest"]
+linters = ["pre-commit>=3", "ruff"]
+""")  # fmt: skip
+    loaded = settings.load(tmp_path)
+    junit = tmp_path / "junit.xml"
+    junit.write_text(JUNIT)
+    assert pytest_runs.missing_tools(junit) == {"pre-commit", "ruamel.yaml"}
+    hint = pytest_runs.missing_tools_hint(loaded, junit)
+    assert (
+        "Tests failed without pre-commit, which the project's dependency group 'linters' lists "
+        "and memwise does not install: add 'linters' to [tool.memwise] test-groups" in hint
+    )
+    # A module is looked up as the distribution of the same name (ruamel.yaml, an extra).
+    assert "without ruamel.yaml, which the project's extra 'yaml' lists" in hint
+    assert "add 'yaml' to [tool.memwise] test-extras" in hint

@@ -6,6 +6,7 @@ ran unmeasured named.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Collection
 from pathlib import Path
 
@@ -171,3 +172,60 @@ def note_children(session: nox.Session, manifest: Manifest) -> None:
             "To budget a child, give the child's own code a limit_memory test, or wrap its "
             "work in track_memory (.memwise/README.md, 'Child processes')."
         )
+
+
+_MISSING = (
+    re.compile(r"No module named '([\w.]+)'"),
+    re.compile(r"No such file or directory: '([\w.+-]+)'"),
+    re.compile(r"(?:command not found|not found): ([\w.+-]+)"),
+)
+
+
+def missing_tools(junit: Path) -> set[str]:
+    """Modules and commands the failed tests could not find, from pytest's JUnit report."""
+    try:
+        text = junit.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    return {found for pattern in _MISSING for found in pattern.findall(text)}
+
+
+def _distribution(requirement: str) -> str:
+    name = re.split(r"[\s<>=!~;\[@(]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def groups_holding(settings: Settings, tool: str) -> list[str]:
+    """The project's dependency groups and extras that list ``tool`` (a module or a command,
+    as its distribution is usually named) and that memwise does not install."""
+    # A module ("ruamel.yaml") is looked up as its distribution's name, whole or its top level.
+    wanted = {
+        re.sub(r"[-_.]+", "-", name).lower() for name in (tool, tool.split(".")[0])
+    }
+    installed = {*settings.test_groups, *settings.test_extras}
+    lists = {
+        **{f"dependency group {name!r}": entries
+           for name, entries in settings.project.get("dependency-groups", {}).items()},
+        **{f"extra {name!r}": entries for name, entries in
+           settings.project.get("project", {}).get("optional-dependencies", {}).items()},
+    }  # fmt: skip
+    return [
+        where
+        for where, entries in lists.items()
+        if where.split("'")[1] not in installed
+        and any(isinstance(e, str) and _distribution(e) in wanted for e in entries)
+    ]
+
+
+def missing_tools_hint(settings: Settings, junit: Path) -> str:
+    """Where a tool the failed tests missed is listed, and the setting that installs it."""
+    hints = []
+    for tool in sorted(missing_tools(junit)):
+        for where in groups_holding(settings, tool):
+            name = where.rsplit(" ", 1)[1]
+            key = "test-groups" if where.startswith("dependency") else "test-extras"
+            hints.append(
+                f"\nTests failed without {tool}, which the project's {where} lists and memwise "
+                f"does not install: add {name} to [tool.memwise] {key} in pyproject.toml."
+            )
+    return "".join(hints)

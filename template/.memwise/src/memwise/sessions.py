@@ -29,6 +29,7 @@ from memwise.pytest_runs import (
     exit_code,
     keep_failing_captures,
     memtest_flags,
+    missing_tools_hint,
     note_children,
     note_unmeasured,
     read_manifest,
@@ -82,6 +83,7 @@ def memtest(session: nox.Session, settings: Settings) -> None:
             if workers(settings) and manifest.failed_otherwise
             else ""
         )
+        hint += missing_tools_hint(settings, junit)
         session.error(failures_message(session, manifest, kept, reports) + hint)
     said = (
         f"memtest passed on Python {manifest.python}: {len(manifest.measured)} of "
