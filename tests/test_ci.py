@@ -190,3 +190,52 @@ def test_memory_workflow_runs_pushes_on_the_default_branch_whatever_its_name(
             continue  # the pull request's comment: never runs on a push
         assert "github.event.repository.default_branch" in job["if"], name
         assert "github.event_name != 'push'" in job["if"], name  # pull requests still run
+
+
+def steps_running(workflow: dict, job: str, text: str) -> list[dict]:
+    return [step for step in workflow["jobs"][job]["steps"] if text in str(step.get("run", ""))]
+
+
+def test_a_changed_reports_folder_reaches_both_ci_providers(tmp_path: Path) -> None:
+    """[tool.memwise] reports = "build/memory": the jobs ask memwise where the reports are,
+    upload and comment from there (GitHub), or bring them where GitLab's fixed artifact paths
+    look (GitLab). Their commands run here as the jobs would."""
+    project = render(tmp_path / "p", ci_provider="github")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.memwise]\n", '[tool.memwise]\nreports = "build/memory"\n', 1
+        )
+    )
+    (project / "build" / "memory" / "memgate").mkdir(parents=True)
+    (project / "build" / "memory" / "memgate" / "summary.md").write_text(
+        "## ✅ Memory gate passed\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(project / ".memwise" / "src")}
+    text = (project / MEMORY_WORKFLOW).read_text()
+    assert not re.search(r"(?<![\w.])reports/(memtest|memgate|profile|flamegraph)", text)
+    workflow = yaml.safe_load(text)
+    github_env = tmp_path / "github-env"
+    summary = tmp_path / "step-summary"
+    output = tmp_path / "output"
+    for job in ("memtest", "memory-reports"):
+        (where,) = steps_running(workflow, job, "python3 -m memwise reports")
+        subprocess.run(["bash", "-c", where["run"]], cwd=project, check=True,
+                       env={**env, "GITHUB_ENV": str(github_env)})  # fmt: skip
+    assert github_env.read_text() == "MEMWISE_REPORTS=build/memory\nMEMWISE_REPORTS=build/memory\n"
+    (show,) = steps_running(workflow, "memory-reports", "GITHUB_STEP_SUMMARY")
+    subprocess.run(["bash", "-c", show["run"]], cwd=project, check=True,
+                   env={**env, "MEMWISE_REPORTS": "build/memory", "GITHUB_STEP_SUMMARY": str(summary),
+                        "GITHUB_OUTPUT": str(output)})  # fmt: skip
+    assert "Memory gate passed" in summary.read_text()
+    assert "Memory gate passed" in output.read_text()
+    uploads = [step["with"]["path"] for step in workflow["jobs"]["memory-reports"]["steps"]
+               if "upload-artifact" in str(step.get("uses", ""))]  # fmt: skip
+    assert "${{ env.MEMWISE_REPORTS }}/memgate/" in uploads[0]
+    # GitLab: the after_script copies the folder to reports/, where its artifacts look.
+    gitlab = render(tmp_path / "g", ci_provider="gitlab")
+    jobs = yaml.safe_load((gitlab / GITLAB_MEMORY).read_text())
+    copy = jobs["memory-reports"]["after_script"][0]
+    subprocess.run(["bash", "-c", copy], cwd=project, check=True, env=env)
+    assert (project / "reports" / "memgate" / "summary.md").is_file()
+    assert jobs["memory-reports"]["artifacts"]["paths"][-1] == "reports/memgate/"

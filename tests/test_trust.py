@@ -231,3 +231,26 @@ def test_adding_memwise_does_not_change_what_a_bare_nox_runs(tmp_path: Path) -> 
     defaults = re.findall(r"^\* (\S+)", listed, re.MULTILINE)
     assert defaults == ["unit"], listed
     assert re.search(r"^- memtest ->", listed, re.MULTILINE)
+
+
+@pytest.mark.slow
+def test_a_baseline_in_a_subfolder_has_its_history(service: Path) -> None:
+    pyproject = service / "pyproject.toml"
+    before = pyproject.read_text()
+    pyproject.write_text(
+        before.replace(
+            "[tool.memwise]\n", '[tool.memwise]\nbaseline = "perf/memory-baseline.toml"\n', 1
+        )
+    )
+    try:
+        nox(service, "-R", "-s", "baseline", "--", "--runs", "1")
+        git(service, "add", "-A")
+        git(service, "commit", "-q", "-m", "Record the memory baseline")
+        result = nox(service, "-R", "-s", "memhistory")
+        page = (service / "reports" / "memhistory" / "history.html").read_text()
+        assert "1 version(s) of the baseline file" in page
+        assert "Record the memory baseline" in page  # the commit's subject, on hover
+    finally:
+        pyproject.write_text(before)
+        git(service, "commit", "-q", "-am", "back")
+    assert "history.html" in result.stderr

@@ -3,7 +3,8 @@
 - ``memory-python``: the Python of memtest, memgate, baseline and flamegraph;
 - ``profile-python``: the Python profile runs on (empty when no supported one has scalene);
 - ``supported-pythons``: the supported versions, space-separated;
-- ``has-workload``: exit status 0 when [tool.memwise] names a workload, 1 otherwise.
+- ``has-workload``: exit status 0 when [tool.memwise] names a workload, 1 otherwise;
+- ``reports``: the folder the sessions write their reports into ([tool.memwise] reports).
 
 It needs only the standard library, so CI can ask before installing anything.
 """
@@ -16,7 +17,9 @@ from pathlib import Path
 from memwise import pythons
 from memwise.settings import SettingsError, load
 
-QUESTIONS = ("memory-python", "profile-python", "supported-pythons", "has-workload")
+QUESTIONS = (
+    "memory-python", "profile-python", "supported-pythons", "has-workload", "reports",
+)  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -31,6 +34,9 @@ def main(argv: list[str]) -> int:
     question = argv[0]
     if question == "has-workload":
         return 0 if settings.workload else 1
+    if question == "reports":
+        print(settings.reports.as_posix())
+        return 0
     if question == "memory-python":
         chosen = pythons.memory_python_choice(
             settings.root, settings.project, settings.memory_python

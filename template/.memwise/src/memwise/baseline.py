@@ -187,4 +187,12 @@ def write(path: Path, name: str, record: Record) -> None:
     """Record one environment's figures, keeping every other environment's."""
     records = read(path)
     records[name] = record
-    path.write_text(text(records), encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # baseline = "perf/memory.toml"
+        path.write_text(text(records), encoding="utf-8")
+    except OSError as error:
+        msg = (
+            f"cannot write {path}: {error.strerror or error}; make its folder writable, or "
+            "set [tool.memwise] baseline to a file you can write"
+        )
+        raise BaselineError(msg) from error
