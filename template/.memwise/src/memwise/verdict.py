@@ -24,7 +24,7 @@ from memwise.gate import (
     Tolerance,
     allowed_growth,
 )
-from memwise.sizes import MIB, mib
+from memwise.sizes import MIB, mib, parse_size
 
 CULPRITS_SHOWN = 3
 
@@ -55,8 +55,7 @@ class OverBudget:
 
 
 def _marker_bytes(limit: str) -> int | None:
-    from memwise.sizes import parse_size
-
+    """The bytes of a marker's size, ``limit_memory('4 MB')`` -> 4 MiB."""
     found = re.search(r"\('([^']+)'", limit)
     try:
         return parse_size(found[1]) if found else None
@@ -86,9 +85,8 @@ class Verdict:
     culprits: dict[str, list[Culprit]] = field(default_factory=dict)
     graphs: dict[str, str] = field(default_factory=dict)  # figure -> page file name
     over_budget: Sequence[OverBudget] = ()
-    failed_otherwise: Sequence[
-        str
-    ] = ()  # tests that failed for another reason than memory
+    # Tests that failed for another reason than memory (an assertion, a fixture).
+    failed_otherwise: Sequence[str] = ()
     before: str = "baseline"
     judged: bool = True
     name: str = "Memory gate"
