@@ -4,6 +4,7 @@ that user would (a real render, the real nox sessions), each red or right where 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -254,3 +255,41 @@ def test_a_baseline_in_a_subfolder_has_its_history(service: Path) -> None:
         pyproject.write_text(before)
         git(service, "commit", "-q", "-am", "back")
     assert "history.html" in result.stderr
+
+
+SETTINGS_FROM_DOTENV = """\
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.limit_memory("64 MB")
+def test_reads_the_local_settings() -> None:
+    assert (Path(__file__).parents[1] / ".env").read_text() == "TOKEN=dummy\\n"
+"""
+
+
+@pytest.mark.slow
+def test_another_commit_is_measured_with_the_files_git_ignores_here(service: Path) -> None:
+    """A service whose settings come from a `.env` its docs tell you to create (ignored by
+    git): memdiff's other commit (and a red gate's) sees it as the working tree does."""
+    (service / ".gitignore").write_text((service / ".gitignore").read_text() + ".env\n")
+    (service / "tests" / "test_settings_file.py").write_text(SETTINGS_FROM_DOTENV)
+    git(service, "add", "-A")
+    git(service, "commit", "-q", "-m", "Settings from .env")
+    (service / ".env").write_text("TOKEN=dummy\n")
+    result = nox(service, "-R", "-s", "memdiff", "--", "HEAD", check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "carried over what git ignores here: .env" in result.stderr
+    # The other commit's run read the settings: its test passed there as here.
+    ref = json.loads((service / "reports" / "memdiff" / "ref" / "manifest.json").read_text())
+    outcomes = {test["nodeid"]: test["outcome"] for test in ref["tests"]}
+    assert outcomes["tests/test_settings_file.py::test_reads_the_local_settings"] == "passed"
+    # Without the file, a side whose budgeted test fails is not compared as if it measured.
+    (service / ".env").unlink()
+    missing = nox(service, "-R", "-s", "memdiff", "--", "HEAD", check=False)
+    (service / "tests" / "test_settings_file.py").unlink()  # the module's other tests
+    git(service, "commit", "-q", "-am", "No settings file")
+    assert missing.returncode != 0
+    assert "1 budgeted test(s) failed there, so its figures do not compare" in missing.stderr
+    assert "test_reads_the_local_settings" in missing.stderr

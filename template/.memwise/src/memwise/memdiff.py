@@ -10,6 +10,7 @@ memgate fails.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -58,6 +59,15 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
     require_code_from(session, settings, now_side)
     session.log(f"measuring {now_side} on {interpreter}")
     after = measure(session, settings, fresh_folder(session, reports / "now"))
+    for side, run in ((f"{ref} ({ref_commit[:12]})", before), (now_side, after)):
+        if run.manifest.failed:  # a failed test's figure is not a measure of its memory
+            session.error(
+                f"{side}: {len(run.manifest.failed)} budgeted test(s) failed there, so its "
+                "figures do not compare: "
+                + ", ".join(test.nodeid for test in run.manifest.failed[:5])
+                + ". The tests' output is above; a file or variable that side lacks is the "
+                "usual cause (memdiff carries over the files git ignores at the root)."
+            )
     tolerance = tolerance_of(settings)
     comparisons = gate.compare(before.figures, {}, after.figures, tolerance)
     total = gate.allowed_growth(comparisons, WORKLOAD_TOTAL)
@@ -138,6 +148,7 @@ def measure_commit(
     )  # fmt: skip
     if added.returncode != 0:
         session.error(f"git could not check out {label}: {added.stderr.strip()}")
+    carry_local_files(session, settings, worktree, label)
     try:
         side = load(worktree)
         with shared_env.code_swapped(shared_env.active(session)):
@@ -153,6 +164,53 @@ def measure_commit(
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(worktree)],
                        cwd=settings.root, capture_output=True, check=False)  # fmt: skip
+
+
+LOCAL_FILE_MAX = 1024 * 1024  # a settings file, not data
+# Ignored folders that are tools' caches and environments, never the project's settings.
+NOT_SETTINGS = {
+    ".nox", ".tox", ".venv", "venv", "env", ".cache", "__pycache__", ".pytest_cache",
+    ".mypy_cache", ".ruff_cache", "build", "dist", "htmlcov", "node_modules", ".memwise-captures",
+}  # fmt: skip
+
+
+def carry_local_files(
+    session: nox.Session, settings: Settings, worktree: Path, label: str
+) -> None:
+    """Give another commit's worktree the files git ignores at the project's root that its
+    code may read (``.env``, local settings), as the working tree has them; the environment
+    variables are the session's own on both sides. Ignored folders are not copied: named,
+    unless they are tools' caches or environments."""
+    root = settings.root
+    skipped = {*NOT_SETTINGS, settings.reports.parts[0]}
+    listed = subprocess.run(
+        ["git", "ls-files", "--others", "--ignored", "--exclude-standard", "--directory"],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    carried: list[str] = []
+    left: list[str] = []
+    for name in listed.stdout.splitlines():
+        entry = name.rstrip("/")
+        source = root / entry
+        if "/" in entry or entry in skipped or entry.endswith(".egg-info"):
+            continue
+        if name.endswith("/") or not source.is_file():
+            left.append(entry)
+        elif (
+            source.stat().st_size <= LOCAL_FILE_MAX and not (worktree / entry).exists()
+        ):
+            shutil.copy2(source, worktree / entry)
+            carried.append(entry)
+    if carried:
+        session.log(
+            f"{label}: carried over what git ignores here: {', '.join(carried)} (the "
+            "working tree's copy)"
+        )
+    if left:
+        session.log(
+            f"{label}: not carried over (ignored folders): {', '.join(left)}; if its code "
+            "needs one, that side may fail where the working tree does not"
+        )
 
 
 def install_code_of(session: nox.Session, settings: Settings) -> None:
