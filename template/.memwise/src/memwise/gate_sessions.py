@@ -20,7 +20,12 @@ from memwise.options import parse_baseline_runs, parse_no_options
 from memwise.pytest_runs import keep_failing_captures
 from memwise.reports import flamegraphs, fresh_folder, listing
 from memwise.run_lock import one_run
-from memwise.sessions import failures_message, over_budget_tests, parse
+from memwise.sessions import (
+    failed_tests_lines,
+    failures_message,
+    over_budget_tests,
+    parse,
+)
 from memwise.settings import Settings
 from memwise.verdict import (
     Verdict,
@@ -94,11 +99,7 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
         )
     elapsed = time.perf_counter() - started
     if not verdict.passed:
-        problems = [terminal(verdict, reports)]
-        if run.manifest.failed:
-            problems.append(
-                failures_message(session, run.manifest, kept, reports, summary=False)
-            )
+        problems = [terminal(verdict, reports), *failed_tests_lines(verdict, python)]
         if regressions:
             problems.append(
                 regression_message(

@@ -140,16 +140,11 @@ def over_budget_tests(
 
 
 def failures_message(
-    session: nox.Session,
-    manifest: Manifest,
-    kept: list[Path],
-    reports: Path,
-    *,
-    summary: bool = True,
+    session: nox.Session, manifest: Manifest, kept: list[Path], reports: Path
 ) -> str:
     """The failed tests, those over their memory budget apart from the others: the verdict
-    (``memwise.verdict``) in the terminal, and (``summary``) summary.md and index.html beside
-    the reports; memgate writes its own, which names them too."""
+    (``memwise.verdict``) in the terminal, and summary.md and index.html beside the reports.
+    """
     verdict = Verdict(
         (), None, f"Python {manifest.python} on {manifest.platform}",
         over_budget=over_budget_tests(session, manifest, kept, reports),
@@ -157,26 +152,33 @@ def failures_message(
         name="memtest", allocator=MEMTEST_ALLOCATOR,
     )  # fmt: skip
     index = reports / "index.html"
-    parts = [terminal(verdict, reports)] if summary else []
-    if summary:
-        (reports / "summary.md").write_text(markdown(verdict), encoding="utf-8")
-        index.write_text(
-            page(verdict, "memtest: tests over their memory budget"), "utf-8"
-        )
+    (reports / "summary.md").write_text(markdown(verdict), encoding="utf-8")
+    index.write_text(page(verdict, "memtest: tests over their memory budget"), "utf-8")
+    return "\n".join(
+        [
+            terminal(verdict, reports),
+            *failed_tests_lines(verdict, manifest.python),
+            f"summary: {reports / 'summary.md'}\nreport: {index}",
+        ]
+    )
+
+
+def failed_tests_lines(verdict: Verdict, python: str) -> list[str]:
+    """How many tests went over their budget, and which failed otherwise (memtest's and the
+    gate's verdicts end with them)."""
+    lines = []
     if verdict.over_budget:
-        parts.append(
+        lines.append(
             f"{len(verdict.over_budget)} test(s) went over their memory budget on Python "
-            f"{manifest.python}; pytest's report above names what each allocated."
+            f"{python}; pytest's report above names what each allocated."
         )
     if verdict.failed_otherwise:
-        parts.append(
+        lines.append(
             f"{len(verdict.failed_otherwise)} test(s) failed for another reason than memory "
             "(an assertion, an exception, a fixture); pytest's report above has their "
             "tracebacks:\n" + listing([Path(name) for name in verdict.failed_otherwise])
         )
-    if summary:
-        parts.append(f"summary: {reports / 'summary.md'}\nreport: {index}")
-    return "\n".join(parts)
+    return lines
 
 
 def workload_program(
