@@ -208,9 +208,9 @@ RED_GATE = """## ❌ Memory gate failed: workload peak +0.59 MiB (+18.6%)
 """
 RED_MEMTEST = """## ❌ memtest failed: test_bulk over its budget, limit_memory('1 MB'), peak 4.00 MiB
 
-| over its budget | limit | peak | over by | held most |
+| over its budget | limit | peak | over by | line that held most |
 | --- | --- | --- | --- | --- |
-| test_bulk | `limit_memory('1 MB')` | 4.00 MiB | 3.00 MiB | `load (svc/store.py:12), 3.90 MiB` |
+| test_bulk | `limit_memory('1 MB')` | 4.00 MiB | 3.00 MiB | `svc/store.py:12` |
 """
 
 

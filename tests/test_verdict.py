@@ -264,3 +264,31 @@ def test_a_helper_that_grew_is_named_with_its_line_everywhere_a_developer_looks(
     assert either.match(seen_report["texts"]["ul.culprits li"][0])
     assert seen_report["tops"]["ul.culprits li"][0] < 900
     assert seen_report["errors"] == []
+
+
+@pytest.mark.slow  # a headless browser
+def test_memtests_comment_of_a_test_over_budget_fits_githubs_width(tmp_path: Path) -> None:
+    from markdown_it import MarkdownIt
+
+    over = verdict.OverBudget(
+        "tests/test_over.py::test_loads_the_whole_table_at_once", "limit_memory('1 MB')",
+        3 * MIB, "test_loads_the_whole_table_at_once (tests/test_over.py:6), 3.00 MiB",
+    )  # fmt: skip
+    text = verdict.markdown(
+        verdict.Verdict((), None, "Python 3.15 on linux", over_budget=[over], name="memtest")
+    )
+    heading = text.splitlines()[0]
+    assert heading.startswith("## ❌ memtest failed: test_loads_the_whole_table_at_once over")
+    assert "over by 2.00 MiB" in heading
+    page = tmp_path / "comment.html"
+    page.write_text(COMMENT_PAGE.format(body=MarkdownIt("commonmark").enable("table").render(text)))
+    shots = ARTIFACTS / "verdict"
+    shots.mkdir(parents=True, exist_ok=True)
+    (seen,) = browse([{"url": page.as_uri(), "texts": ["h2", "th", "td code"],
+                       "viewport": {"width": 800, "height": 900},
+                       "screenshot": str(shots / "memtest-comment.png")}])  # fmt: skip
+    # Every column in view at GitHub's comment width, the line that held the most among them.
+    assert seen["texts"]["th"][-1] == "held most at"
+    assert max(seen["rights"]["th"]) <= 800
+    assert "tests/test_over.py:6" in seen["texts"]["td code"]
+    assert seen["tops"]["th"][0] < 300  # the heading takes two or three lines, not a screen

@@ -140,7 +140,7 @@ class Verdict:
             )
             return (
                 f"{self.name} failed: {short(first.nodeid)} over its budget, "
-                f"{_budget_line(first)}{more}"
+                f"{_budget_line(first, held=False)}{more}"
             )
         if self.failed_otherwise:
             return f"{self.name} failed: {len(self.failed_otherwise)} test(s) failed"
@@ -252,10 +252,23 @@ def _figure_line(comparison: Comparison) -> str:
     )
 
 
-def _budget_line(test: OverBudget) -> str:
+def _budget_line(test: OverBudget, *, held: bool = True) -> str:
     over = f", over by {mib(test.over_by)}" if test.over_by is not None else ""
-    held = f"; held most: {test.held_most}" if test.held_most else ""
-    return f"{test.limit}, peak {_size(test.peak)}{over}{held}"
+    most = f"; held most: {test.held_most}" if held and test.held_most else ""
+    return f"{test.limit}, peak {_size(test.peak)}{over}{most}"
+
+
+def _peak_over(test: OverBudget) -> str:
+    """``3.00 MiB (+2.00)``: the peak, and by how many MiB it passed the limit."""
+    over = f" (+{test.over_by / MIB:.2f})" if test.over_by is not None else ""
+    return f"{_size(test.peak)}{over}"
+
+
+def _line_of(held_most: str | None) -> str:
+    """The file:line of what held the most (``f (tests/t.py:6), 3.00 MiB`` -> ``tests/t.py:6``):
+    the table's narrow column; the function is the test's, or named on its page."""
+    found = re.search(r"\(([^()]+)\), [\d.]+ MiB$", held_most or "")
+    return f"`{found[1]}`" if found else "-"
 
 
 # --- Markdown (summary.md, the pull-request comment) ------------------------------------------
@@ -292,11 +305,11 @@ def markdown(verdict: Verdict) -> str:
                 lines.append("")
     if verdict.over_budget:
         lines += [
-            "| over its budget | limit | peak | over by | held most |",
-            "| --- | --- | --- | --- | --- |",
+            "| over its budget | limit | peak (over by) | held most at |",
+            "| --- | --- | --- | --- |",
             *(
-                f"| {_cell_name(t.nodeid)} | `{t.limit}` | {_size(t.peak)} | "
-                f"{_size(t.over_by)} | {('`' + t.held_most + '`') if t.held_most else '-'} |"
+                f"| {_cell_name(t.nodeid)} | `{t.limit}` | {_peak_over(t)} | "
+                f"{_line_of(t.held_most)} |"
                 for t in verdict.over_budget
             ),
             "",
