@@ -254,6 +254,11 @@ def main() -> int:
         nox_samples, bare_samples = [with_nox for with_nox, _ in pairs], [bare for _, bare in pairs]
         overhead = statistics.median(with_nox - bare for with_nox, bare in pairs)
         ratio = statistics.median(with_nox / bare for with_nox, bare in pairs)
+        # `nox -l` against `nox --version`: what importing the noxfile costs (issue 35: within 1.5x).
+        listing = [
+            (timed([*nox, "-l"], project), timed([*nox, "--version"], project))
+            for _ in range(args.runs)
+        ]
         lock_median, lock_samples = median_of(
             args.runs, lambda index: relock(work / f"green-{index}")
         )
@@ -293,6 +298,12 @@ def main() -> int:
     print(
         f"{'nox overhead on a reused memtest':<44} {overhead:6.2f} s"
         f"   (median of the pairs' differences; ratio {ratio:.2f})"
+    )
+    listed = statistics.median(listed for listed, _ in listing)
+    print(
+        f"{'nox -l / nox --version':<44} {listed:6.2f} s"
+        f"   (ratio {statistics.median(listed / bare for listed, bare in listing):.2f}, "
+        f"nox --version {statistics.median(bare for _, bare in listing):.2f} s)"
     )
     workers = " ".join(worker_flags(memtest)) or "no workers"
     for suite, pairs_of_suite in suites.items():

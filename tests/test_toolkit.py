@@ -1020,3 +1020,32 @@ linters = ["pre-commit>=3", "ruff"]
     # A module is looked up as the distribution of the same name (ruamel.yaml, an extra).
     assert "without ruamel.yaml, which the project's extra 'yaml' lists" in hint
     assert "add 'yaml' to [tool.memwise] test-extras" in hint
+
+
+def test_installed_pythons_are_probed_once_until_an_interpreter_comes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`nox -l` must not start a process per Python on every call (issue 35), and must still
+    notice an interpreter installed since the last call."""
+    from memwise import installed_pythons
+
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    monkeypatch.setenv("PATH", str(bin_folder))
+    probes: list[str] = []
+
+    def find(version: str) -> str | None:
+        probes.append(version)
+        found = bin_folder / f"python{version}"
+        return str(found) if found.exists() else None
+
+    cache = tmp_path / ".nox" / "pythons.json"
+    assert installed_pythons.installed(["3.41", "3.42"], find, cache) == []
+    assert installed_pythons.installed(["3.41", "3.42"], find, cache) == []
+    assert probes == ["3.41", "3.42"], "the second call probed again"
+
+    (bin_folder / "python3.42").write_text("#!/bin/sh\n")
+    os.utime(bin_folder, ns=(0, bin_folder.stat().st_mtime_ns + 10**9))
+    assert installed_pythons.installed(["3.41", "3.42"], find, cache) == ["3.42"]
+    assert installed_pythons.installed(["3.41", "3.42", "3.43"], find, cache) == ["3.42"]
+    assert probes.count("3.43") == 1, "a new supported version was not probed"

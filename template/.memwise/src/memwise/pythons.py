@@ -24,6 +24,8 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from memwise import installed_pythons
+
 # memray 1.20 has wheels for CPython 3.9 to 3.15; scalene 2.4 up to 3.14, and only for
 # Linux x86_64 and macOS (its source build downloads from GitHub and fails elsewhere).
 MEMRAY_PYTHONS = tuple(f"3.{minor}" for minor in range(9, 16))
@@ -211,8 +213,11 @@ def one_session_python(supported: list[str]) -> str | None:
 
 
 def installed_or_all(supported: list[str]) -> list[str]:
-    """The supported versions installed here; all of them (nox then names the missing) if none."""
-    return [version for version in supported if find_interpreter(version)] or supported
+    """The supported versions installed here; all of them (nox then names the missing) if none.
+
+    Remembered in .nox/ until an interpreter may have come or gone (installed_pythons).
+    """
+    return installed_pythons.installed(supported, find_interpreter) or supported
 
 
 def find_interpreter(version: str) -> str | None:
