@@ -766,4 +766,114 @@ def test_a_large_report_stays_within_budget(tmp_path):
     memory_python="3.13",
 )
 
-PROJECTS = [BOT, CACHE_LIBRARY, HATCH_SERVICE, PINNED_BOT, POETRY_SERVICE, DYNAMIC_BOT, PDM_SERVICE]
+# A Discord-style library (issue 37): hatchling, src layout, its own noxfile pinning an older nox
+# in its script block, warnings as errors, parametrized test ids longer than a file name, a
+# Dockerfile on a Python older than the newest installed (the memory Python), and Jinja-style
+# templates whose compiled code carries the template's file name (as Jinja's does).
+EMBED_LIBRARY = ExistingProject(
+    name="embedlib",
+    files={
+        "pyproject.toml": """\
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "embedlib"
+version = "3.1.0"
+requires-python = ">=3.10"
+
+[dependency-groups]
+test = ["pytest>=8"]
+
+[tool.pytest.ini_options]
+addopts = "-ra --strict-markers"
+filterwarnings = ["error"]
+testpaths = ["tests"]
+
+[tool.ruff.lint]
+select = ["ALL"]
+""",
+        "Dockerfile": "FROM python:3.12-slim\nCOPY . /app\nRUN pip install /app\n",
+        "noxfile.py": """\
+# /// script
+# dependencies = ["nox==2025.10.16"]
+# ///
+import nox
+
+nox.options.default_venv_backend = "uv"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".", "--group", "test")
+    session.run("pytest", "-W", "error")
+""",
+        "src/embedlib/__init__.py": '"""Rich embeds for chat messages."""\n',
+        "src/embedlib/templates/field.txt.jinja": (
+            "{% for name, value, inline in fields %}{{ name }}: {{ value }}\n{% endfor %}\n"
+        ),
+        "src/embedlib/embeds.py": """\
+from pathlib import Path
+
+TEMPLATE = Path(__file__).parent / "templates" / "field.txt.jinja"
+# What Jinja does with a template: Python code compiled under the template's file name.
+_CODE = "def render(fields):\\n    return ''.join(f'{n}: {v}\\\\n' for n, v, _ in fields)\\n"
+_SPACE: dict = {}
+exec(compile(_CODE, str(TEMPLATE), "exec"), _SPACE)
+
+
+class Embed:
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.fields: list[tuple[str, str, bool]] = []
+
+    def add_field(self, name: str, value: str, inline: bool = False) -> None:
+        self.fields.append((name, value, inline))
+
+    def render(self) -> str:
+        return self.title + "\\n" + _SPACE["render"](self.fields)
+""",
+        "tests/test_embeds.py": """\
+import pytest
+
+from embedlib.embeds import Embed
+
+LONG_TITLES = ["embed-" + "x" * 300, "embed-" + "y" * 280]
+
+
+@pytest.mark.parametrize("title", LONG_TITLES)
+def test_a_title_longer_than_a_file_name(title):
+    embed = Embed(title)
+    embed.add_field("a", "b")
+    assert embed.render().startswith(title)
+
+
+def test_many_fields_render():
+    embed = Embed("orders")
+    for number in range(2_000):
+        embed.add_field(f"field {number}", "v" * 50, inline=number % 2 == 0)
+    assert embed.render().count("\\n") == 2_001
+""",
+        "scripts/load.py": """\
+from embedlib.embeds import Embed
+
+for _ in range(40):
+    embed = Embed("load")
+    for number in range(20_000):
+        embed.add_field(f"field {number}", "v" * 40)
+    embed.render()
+print("done")
+""",
+        ".gitignore": "__pycache__/\n.venv/\n.env\n",
+    },
+    own_tests=["python", "-m", "pytest", "-q"],
+    install=["-e", ".", "--group", "test"],
+    memwise_settings='workload = "scripts/load.py"\n',
+    has_noxfile=True,
+    workload="scripts/load.py",
+    python="3.12",
+    memory_python="3.12",
+)
+
+PROJECTS = [BOT, CACHE_LIBRARY, HATCH_SERVICE, PINNED_BOT, POETRY_SERVICE, DYNAMIC_BOT, PDM_SERVICE, EMBED_LIBRARY]

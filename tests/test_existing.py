@@ -230,6 +230,10 @@ def test_flamegraph_and_profile_run_on_the_projects_code(adopted, tmp_path: Path
     assert (root / "reports" / "profile" / "profile.html").is_file()
     if project.name == "bot":  # the package is profiled although the script lives elsewhere
         assert "chatbot/handlers.py" in (root / "reports" / "profile" / "profile.json").read_text()
+    if project.name == "embedlib":  # scalene 2.4 cannot profile memory there: CPU, and said
+        assert "read one of the package's templates (.jinja)" in result.stderr
+        assert "Top lines by time" in result.stdout
+        return
     assert "Top lines by memory allocated" in result.stdout
 
 

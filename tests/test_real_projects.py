@@ -59,3 +59,50 @@ def test_a_failing_memtest_under_the_oldest_accepted_nox_is_a_message(
     assert "Traceback" not in result.stderr
     assert "test_over_its_budget" in result.stderr
     assert "went over their memory budget" in result.stderr
+
+
+# The ruffs a project may run over its whole tree: one older than the template accepts (a
+# project's own lock held 0.14.9), the oldest it accepts, and the newest (the lock's).
+PROJECT_RUFFS = ["0.14.9", "0.15.0", None]
+
+
+@pytest.mark.parametrize("version", PROJECT_RUFFS, ids=lambda v: v or "newest")
+def test_a_projects_ruff_fix_over_the_whole_tree_leaves_memwise_untouched(
+    project: Path, version: str | None
+) -> None:
+    pyproject = project / "pyproject.toml"
+    kept = pyproject.read_text()
+    # A project that selects every rule, RUF100 (unused noqa) included.
+    assert "\n[tool.ruff.lint]\nextend-select = [" in kept
+    pyproject.write_text(kept.replace("[tool.ruff.lint]\nextend-select = [", '[tool.ruff.lint]\nextend-select = ["ALL", '))
+    ruff = [sys.executable, "-m", "uv", "tool", "run", f"ruff@{version}" if version else "ruff"]
+    if version is None:
+        ruff = [str(Path(sys.executable).parent / "ruff")]
+    before = memwise_files(project)
+    try:
+        run([*ruff, "check", "--fix", "--no-cache", "--exit-zero", "."], project)
+    finally:
+        pyproject.write_text(kept)
+    after = memwise_files(project)
+    assert [name for name in after if after[name] != before.get(name)] == []
+
+
+def memwise_files(project: Path) -> dict[str, bytes]:
+    return {
+        str(path): path.read_bytes()
+        for path in sorted((project / ".memwise").rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def test_memwise_markdown_passes_blacken_docs_and_codespell(project: Path) -> None:
+    """A project's blacken-docs and codespell hooks over the whole tree: memwise's Markdown
+    and code pass both, and every Python block in its Markdown parses."""
+    uv_tool = [sys.executable, "-m", "uv", "tool", "run"]
+    markdown = sorted(str(path) for path in (project / ".memwise").rglob("*.md"))
+    run([*uv_tool, "blacken-docs", "--check", *markdown], project)
+    run([*uv_tool, "codespell", ".memwise"], project)
+    for path in markdown:
+        text = Path(path).read_text()
+        for block in re.findall(r"^```python\n(.*?)^```", text, re.DOTALL | re.MULTILINE):
+            compile(block, path, "exec")

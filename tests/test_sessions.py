@@ -119,6 +119,31 @@ def test_profile_writes_json_with_memory_data_and_an_offline_view(project: Path)
     assert [e for e in page["errors"] if "ERR_CONNECTION_REFUSED" not in e] == []
 
 
+def test_profile_args_reach_scalene(project: Path) -> None:
+    """`profile-args` leaves files out of every profile (a package's templates, say)."""
+    pyproject = project / "pyproject.toml"
+    kept = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(
+        kept.replace(
+            "[tool.memwise]\n", '[tool.memwise]\nprofile-args = ["--profile-exclude", "store.py"]\n'
+        ),
+        encoding="utf-8",
+    )
+    try:
+        nox(project, "-s", "profile")
+    finally:
+        pyproject.write_text(kept, encoding="utf-8")
+    profile = json.loads((project / "reports" / "profile" / "profile.json").read_text())
+    assert any(name.endswith("workload.py") for name in profile["files"])
+    # scalene 2.4 leaves an excluded file's lines out of its time (it still lists the file
+    # for the memory its samples saw there).
+    timed = {
+        Path(name).name: data["percent_cpu_time"] for name, data in profile["files"].items()
+    }
+    assert timed.get("store.py", 0) == 0, timed
+    assert timed["workload.py"] > 0, timed
+
+
 def test_flamegraph_writes_offline_flamegraphs_and_the_peak(project: Path) -> None:
     result = nox(project, "-s", "flamegraph")
     reports = project / "reports" / "flamegraph"

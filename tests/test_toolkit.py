@@ -197,6 +197,10 @@ def test_profile_passes_scalene_options_before_the_script() -> None:
     assert parsed.program is not None
     assert (parsed.program.target, parsed.program.args) == ("load.py", ["-n", "3"])
     assert options.parse_profile_options(["--async"]).program is None
+    # An option's value that ends in .py is not the program.
+    parsed = options.parse_profile_options(["--profile-exclude", "store.py", "load.py"])
+    assert parsed.tool_args == ["--profile-exclude", "store.py"]
+    assert parsed.program is not None and parsed.program.target == "load.py"
     with pytest.raises(options.OptionsError, match="not `-m module`"):
         options.parse_profile_options(["-m", "pkg"])
 

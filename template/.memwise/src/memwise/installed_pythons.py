@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 CACHE = Path(".nox") / "memwise-installed-pythons.json"
+# No cache yet, or one written by another version of this code.
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError)
 
 
 def installed(
@@ -27,7 +29,7 @@ def installed(
         kept = json.loads(cache.read_text(encoding="utf-8"))
         if kept["key"] == key:
             return [str(version) for version in kept["installed"]]
-    except OSError, ValueError, KeyError, TypeError:
+    except _UNREADABLE:
         pass  # no cache yet, or one this code cannot read: probe
     found = [version for version in supported if find(version)]
     try:

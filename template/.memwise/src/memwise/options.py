@@ -127,13 +127,29 @@ def parse_program_options(session: str, words: list[str]) -> Options:
     )
 
 
+# scalene 2.4's options that take a value (`scalene run --help-advanced`): a value ending in
+# .py (`--profile-exclude store.py`) is not the program.
+SCALENE_VALUED = frozenset(
+    {
+        "--allocation-sampling-window", "--cpu-percent-threshold", "--cpu-sampling-rate",
+        "--malloc-threshold", "--profile-exclude", "--profile-interval", "--profile-only",
+        "--program-path", "-c", "--config", "-o", "--outfile",
+    }
+)  # fmt: skip
+
+
 def parse_profile_options(words: list[str]) -> Options:
     """Options of profile: scalene's own options, then a .py program and its arguments."""
     if words[:1] in (["--help"], ["-h"]):
         profile_parser().print_help()
         raise HelpShown
     start = next(
-        (i for i, word in enumerate(words) if word.endswith(".py")), len(words)
+        (
+            i
+            for i, word in enumerate(words)
+            if word.endswith(".py") and (i == 0 or words[i - 1] not in SCALENE_VALUED)
+        ),
+        len(words),
     )
     if words[start : start + 1] == [] and "-m" in words:
         raise OptionsError(

@@ -25,6 +25,7 @@ from memwise.options import (
     parse_profile_options,
     parse_program_options,
 )
+from memwise.profile_scope import exclusion_args
 from memwise.pytest_runs import (
     exit_code,
     keep_failing_captures,
@@ -213,34 +214,59 @@ def parse(session: nox.Session, parser: Callable[[list[str]], Parsed]) -> Parsed
     return options
 
 
+def _run_scalene(
+    session: nox.Session, command: list[str], env: dict[str, str | None], target: str
+) -> nox.command.CommandFailed | None:
+    """Run scalene; its failure is returned when it saved a profile (shown, then failed)."""
+    try:
+        session.run(*command, env=env)
+    except nox.command.CommandFailed as error:
+        if not Path(command[command.index("-o") + 1]).exists():
+            session.error(f"{target} failed (exit code {exit_code(error)}); no profile")
+        return error
+    return None
+
+
 def profile(session: nox.Session, settings: Settings) -> None:
     options = parse(session, parse_profile_options)
     program = workload_program(session, settings, options)
     install(session, settings, profile=True)
     reports = fresh_folder(session, settings.root / settings.reports / "profile")
     profile_json = reports / "profile.json"
-    defaults = ["--no-async", f"--program-path={settings.root}"]
-    extra = ["---", *program.args] if program.args else []
-    command = ["scalene", "run", "-o", str(profile_json), *defaults, *options.tool_args]
-    failed = None
-    try:
-        session.run(
-            *command, program.target, *extra, env=program_env(settings, session)
+    chosen = [*settings.profile_args, *options.tool_args]
+    templates = exclusion_args(settings.root, settings.package, chosen)
+    scalene = [
+        "scalene", "run", "-o", str(profile_json), "--no-async",
+        f"--program-path={settings.root}", *templates,
+    ]  # fmt: skip
+    program_args = [program.target, *(["---", *program.args] if program.args else [])]
+    env = program_env(settings, session)
+    failed = _run_scalene(
+        session, [*scalene, *chosen, *program_args], env, program.target
+    )
+    if not profile_json.exists() and templates and "--cpu-only" not in chosen:
+        # scalene 2.4 cannot write a memory profile once a template's compiled code allocated
+        # (docs/decisions/0003): a CPU profile without the templates is what it can give.
+        session.warn(
+            "scalene wrote no profile: it read one of the package's templates "
+            f"({templates[1]}) as Python source. Profiling again, CPU time only; for memory, "
+            "`nox -s flamegraph` (memray) sees templates' code."
         )
-    except nox.command.CommandFailed as error:
-        failed = error  # report what scalene saved, then fail
-        if not profile_json.exists():
-            session.error(
-                f"{program.target} failed (exit code {exit_code(error)}); no profile"
-            )
+        failed = _run_scalene(
+            session,
+            [*scalene, "--cpu-only", *chosen, *program_args],
+            env,
+            program.target,
+        )
     if not profile_json.exists():  # scalene 2.4 can exit 0 having written nothing
         session.error(
             f"scalene ran {program.target} and wrote no profile ({profile_json}); its own "
-            "message is above. scalene does this when it takes a file of the package that is "
-            "not Python (a Jinja template, say) for source, or when the program ran too "
-            "briefly to be sampled. Name the code to profile after `--`, e.g. `nox -s profile "
-            f"-- --profile-only {settings.package or '<your package>'} {program.target}`, or "
-            "give the workload more work"
+            "message is above. scalene 2.4 does this when code compiled from a file that is "
+            "not Python (a template) allocated memory, or when the program ran too briefly "
+            "to be sampled. Give the workload more work, or profile CPU time only, leaving "
+            'such files out: `profile-args = ["--cpu-only", "--profile-exclude", ".jinja"]` '
+            "in [tool.memwise] (their suffixes, comma-separated); `nox -s flamegraph` shows "
+            "memory"
         )
     with session.chdir(reports):
         # scalene 2.x writes scalene-profile.html into the current directory.

@@ -36,7 +36,7 @@ TEST_REQUIREMENTS_FILES = (
 )
 KNOWN_KEYS = {
     "workload", "package", "memory-python", "default-limit", "memory-group", "profile-group",
-    "test-groups", "test-extras", "test-requirements", "env", "pytest-args", "reports",
+    "test-groups", "test-extras", "test-requirements", "env", "pytest-args", "profile-args", "reports",
     "baseline", "gate", "workers", "allow-unmeasured", "seed-pip",
 }  # fmt: skip
 GATE_KEYS = {"relative", "absolute-kib", "noise-factor", "runs", "allow-missing"}
@@ -75,6 +75,7 @@ class Settings:
     ] = ()  # a poetry or pdm test group's packages, by name
     env: dict[str, str] = field(default_factory=dict)
     pytest_args: tuple[str, ...] = ()
+    profile_args: tuple[str, ...] = ()  # scalene options of every profile
     reports: Path = Path("reports")
     baseline: Path = Path("memory-baseline.toml")
     # pytest-xdist's -n for memtest; None: one process, as a project that never ran its suite
@@ -171,6 +172,7 @@ def _settings(root: Path, project: dict[str, Any], table: dict[str, Any]) -> Set
         test_packages=_tool_group_packages(project),
         env=_env(table),
         pytest_args=_names(table, "pytest-args", []),
+        profile_args=_names(table, "profile-args", []),
         reports=_project_path(root, table, "reports", "reports"),
         baseline=_project_path(root, table, "baseline", "memory-baseline.toml"),
         workers=_workers(table),
