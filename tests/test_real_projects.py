@@ -74,7 +74,11 @@ def test_a_projects_ruff_fix_over_the_whole_tree_leaves_memwise_untouched(
     kept = pyproject.read_text()
     # A project that selects every rule, RUF100 (unused noqa) included.
     assert "\n[tool.ruff.lint]\nextend-select = [" in kept
-    pyproject.write_text(kept.replace("[tool.ruff.lint]\nextend-select = [", '[tool.ruff.lint]\nextend-select = ["ALL", '))
+    pyproject.write_text(
+        kept.replace(
+            "[tool.ruff.lint]\nextend-select = [", '[tool.ruff.lint]\nextend-select = ["ALL", '
+        )
+    )
     ruff = [sys.executable, "-m", "uv", "tool", "run", f"ruff@{version}" if version else "ruff"]
     if version is None:
         ruff = [str(Path(sys.executable).parent / "ruff")]

@@ -15,7 +15,7 @@ import yaml
 from tests.helpers import TEMPLATE, nox_sessions, render, run, session_names
 
 EXPECTED_SESSIONS = {
-    "lint", "tests", "memtest", "profile", "flamegraph", "memgate", "baseline", "memdiff", "memhistory", "live",
+    "lint", "tests", "memtest", "profile", "flamegraph", "memgate", "baseline", "memdiff", "memhistory", "memreport", "live",
     "profile_view", "drift", "check_update",
 }  # fmt: skip
 

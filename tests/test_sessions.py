@@ -137,9 +137,7 @@ def test_profile_args_reach_scalene(project: Path) -> None:
     assert any(name.endswith("workload.py") for name in profile["files"])
     # scalene 2.4 leaves an excluded file's lines out of its time (it still lists the file
     # for the memory its samples saw there).
-    timed = {
-        Path(name).name: data["percent_cpu_time"] for name, data in profile["files"].items()
-    }
+    timed = {Path(name).name: data["percent_cpu_time"] for name, data in profile["files"].items()}
     assert timed.get("store.py", 0) == 0, timed
     assert timed["workload.py"] > 0, timed
 
@@ -543,3 +541,66 @@ def test_injected_bugs_fail_their_memory_tests_with_a_clear_message(tmp_path: Pa
     assert re.search(r"Test was limited to 4\.0MiB but allocated [\d.]+MiB", out)
     assert "store.py" in out  # where the rows were loaded
     assert "[20k-orders] - Test was limited" not in out  # a small table still fits
+
+
+MANY_TESTS = """\
+import pytest
+
+
+@pytest.mark.parametrize("number", range(120))
+def test_many(number):
+    assert len(bytes(number * 100)) == number * 100
+"""
+
+
+def test_memtest_shards_hold_every_test_once_and_merge_into_one_verdict(
+    project: Path, tmp_path: Path
+) -> None:
+    many = project / "tests" / "test_many.py"
+    many.write_text(MANY_TESTS)
+    over = project / "tests" / "test_shard_over.py"
+
+    def shard(spec: str) -> tuple[Path, dict]:
+        nox(project, "-R", "-s", "memtest", "--", "--shard", spec)
+        folder = tmp_path / f"{spec.replace('/', '-')}-{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(project / "reports" / "memtest", folder)
+        return folder, json.loads((folder / "manifest.json").read_text())
+
+    try:
+        (first, one), (second, two) = shard("1/2"), shard("2/2")
+        ran_one = {test["nodeid"] for test in one["tests"]}
+        ran_two = {test["nodeid"] for test in two["tests"]}
+        collected = set(json.loads((first / "shard.json").read_text())["collected"])
+        assert len(collected) >= 120
+        assert ran_one.isdisjoint(ran_two)
+        assert ran_one | ran_two == collected
+        assert abs(len(ran_one) - len(ran_two)) <= 1
+        again = {test["nodeid"] for test in shard("1/2")[1]["tests"]}
+        assert again == ran_one  # the same groups every time
+        merged = nox(project, "-s", "memreport", "--", str(first), str(second))
+        assert "every shard green" in merged.stderr
+        missing = nox(project, "-s", "memreport", "--", str(first), check=False)
+        assert missing.returncode != 0
+        assert "shard 2/2 missing" in missing.stderr
+        twice = nox(project, "-s", "memreport", "--", str(first), str(first), check=False)
+        assert twice.returncode != 0
+        assert "given twice" in twice.stderr
+        # A test over its budget in one shard: that shard is red, and so is the merge.
+        over.write_text(
+            "import pytest\n\n\n@pytest.mark.limit_memory('1 MB')\n"
+            "def test_shard_over():\n    kept = bytearray(8 * 1024 * 1024)\n    assert kept\n"
+        )
+        results = {}
+        for spec in ("1/2", "2/2"):
+            result = nox(project, "-R", "-s", "memtest", "--", "--shard", spec, check=False)
+            folder = tmp_path / f"over-{spec.replace('/', '-')}"
+            shutil.copytree(project / "reports" / "memtest", folder)
+            results[spec] = (result.returncode, folder)
+        assert sorted(code != 0 for code, _ in results.values()) == [False, True]
+        red = nox(project, "-s", "memreport", "--",
+                  *(str(folder) for _, folder in results.values()), check=False)  # fmt: skip
+        assert red.returncode != 0
+        assert "test_shard_over.py::test_shard_over: over its budget" in red.stderr
+    finally:
+        many.unlink()
+        over.unlink(missing_ok=True)

@@ -200,7 +200,8 @@ def test_profile_passes_scalene_options_before_the_script() -> None:
     # An option's value that ends in .py is not the program.
     parsed = options.parse_profile_options(["--profile-exclude", "store.py", "load.py"])
     assert parsed.tool_args == ["--profile-exclude", "store.py"]
-    assert parsed.program is not None and parsed.program.target == "load.py"
+    assert parsed.program is not None
+    assert parsed.program.target == "load.py"
     with pytest.raises(options.OptionsError, match="not `-m module`"):
         options.parse_profile_options(["-m", "pkg"])
 
@@ -1053,3 +1054,34 @@ def test_installed_pythons_are_probed_once_until_an_interpreter_comes(
     assert installed_pythons.installed(["3.41", "3.42"], find, cache) == ["3.42"]
     assert installed_pythons.installed(["3.41", "3.42", "3.43"], find, cache) == ["3.42"]
     assert probes.count("3.43") == 1, "a new supported version was not probed"
+
+
+def test_shards_split_every_test_once_and_a_merge_names_what_does_not_add_up() -> None:
+    from memwise.shards import Shard, ShardError, ShardRecord, merge, take_shard_option
+
+    ids = [f"tests/test_x.py::test_{number}" for number in range(10)]
+    groups = [Shard(index, 3).owns(list(reversed(ids))) for index in (1, 2, 3)]
+    assert sorted(node for group in groups for node in group) == sorted(ids)
+    assert sorted(len(group) for group in groups) == [3, 3, 4]
+    assert take_shard_option(["-x", "--shard", "2/3", "-k", "a"]) == (
+        Shard(2, 3),
+        ["-x", "-k", "a"],
+    )
+    assert take_shard_option(["--shard=1/1"])[0] == Shard(1, 1)
+    for wrong in ("0/3", "4/3", "2", "a/b", ""):
+        with pytest.raises(ShardError, match="K/N"):
+            Shard.parse(wrong)
+    records = [(Path(f"s{i}"), ShardRecord(Shard(i, 3), ids, groups[i - 1])) for i in (1, 2, 3)]
+    assert merge(records).problems == []
+    assert merge(records).tests == 10
+    assert merge(records[:2]).problems == ["shard 3/3 missing: its tests did not run"]
+    overlapping = ShardRecord(Shard(3, 3), ids, [*groups[2], ids[0]])
+    problems = merge([*records[:2], (Path("s3"), overlapping)]).problems
+    assert any(ids[0] in problem and "shards 1 and 3" in problem for problem in problems)
+    short = ShardRecord(Shard(3, 3), ids, groups[2][1:])
+    problems = merge([*records[:2], (Path("s3"), short)]).problems
+    assert problems == [f"{groups[2][0]} is in no shard"]
+    other = ShardRecord(Shard(3, 3), [*ids, "tests/test_y.py::test_new"], groups[2])
+    assert "collected different tests" in " ".join(
+        merge([*records[:2], (Path("s3"), other)]).problems
+    )

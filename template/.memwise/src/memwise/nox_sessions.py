@@ -24,6 +24,7 @@ from memwise import (
 )
 from memwise import drift as drift_session
 from memwise import memdiff as memdiff_session
+from memwise import memreport as memreport_session
 from memwise.settings import SettingsError, load
 
 # .memwise/src/memwise/nox_sessions.py: the project is three folders up.
@@ -87,6 +88,12 @@ def memtest(session: nox.Session) -> None:
     """Run the tests under pytest-memray: memory budgets enforced, failures' captures kept."""
     with memory(session):
         sessions.memtest(session, SETTINGS)
+
+
+@nox.session(python=False, default=False)
+def memreport(session: nox.Session) -> None:
+    """Merge the report folders of memtest's shards (`--shard K/N`) into one verdict."""
+    memreport_session.memreport(session, SETTINGS)
 
 
 @nox.session(python=False, default=False)

@@ -2,7 +2,7 @@
 
 Template engines (Jinja, Mako) compile a template to Python code that carries the template's
 file name, and scalene 2.4 then reads that file as Python source and stops on its first
-`{% ... %}` without writing a profile (exit code 0). Leaving those files out of the profile
+template tag without writing a profile (exit code 0). Leaving those files out of the profile
 (scalene's `--profile-exclude`, which matches substrings of file paths) keeps the templates'
 time with the code that rendered them and the profile intact.
 """

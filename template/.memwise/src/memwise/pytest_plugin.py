@@ -33,6 +33,7 @@ from memwise.children import ChildProcesses
 from memwise.manifest import Manifest, Problem, TestRecord
 from memwise.markers import MARKERS_HEADLINE, marker_problems, memory_markers
 from memwise.pythons import running_python
+from memwise.shards import SHARD_FILE, Shard, ShardRecord
 from memwise.sizes import parse_size
 
 MARKER_HELP = {
@@ -49,6 +50,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--memwise-manifest", metavar="PATH", type=Path, default=None,
         help="write each test's node id, outcome, peak memory and capture to this JSON file",
+    )  # fmt: skip
+    group.addoption(
+        "--memwise-shard", metavar="K/N", default=None,
+        help="run only the K-th of N groups of the collected tests (memwise.shards)",
     )  # fmt: skip
     group.addoption(
         "--memwise-default-limit", metavar="SIZE", default=None,
@@ -179,10 +184,26 @@ class MemoryRecorder:
             wrong = f"{MARKERS_HEADLINE}\n  {refused}"
         if wrong:
             self._stop_before_any_test(wrong, items)
+        spec = self.config.getoption("memwise_shard")
+        if spec is not None:
+            self._keep_shard(Shard.parse(spec), items)
         if self.default_limit is not None:
             for item in items:
                 if isinstance(item, pytest.Function) and not memory_markers(item):
                     item.add_marker(pytest.mark.limit_memory(self.default_limit))
+
+    def _keep_shard(self, shard: Shard, items: list[pytest.Item]) -> None:
+        """Deselect the tests of the other shards; record what this one collected and ran."""
+        collected = [item.nodeid for item in items]
+        owned = set(shard.owns(collected))
+        others = [item for item in items if item.nodeid not in owned]
+        items[:] = [item for item in items if item.nodeid in owned]
+        if others:
+            self.config.hook.pytest_deselected(items=others)
+        manifest = self.config.getoption("memwise_manifest")
+        if manifest is not None:
+            record = ShardRecord(shard, collected, [item.nodeid for item in items])
+            record.write(Path(manifest).parent / SHARD_FILE)
 
     def _stop_before_any_test(self, wrong: str, items: list[pytest.Item]) -> None:
         self.problems.append(Problem("markers", "", wrong))

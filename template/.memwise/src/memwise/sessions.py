@@ -46,6 +46,7 @@ from memwise.reports import (
     scalene_top_lines,
 )
 from memwise.settings import Settings
+from memwise.shards import ShardError, take_shard_option
 from memwise.verdict import (
     MEMTEST_ALLOCATOR,
     OverBudget,
@@ -63,13 +64,19 @@ def memtest(session: nox.Session, settings: Settings) -> None:
     if session.posargs[:1] in (["--help"], ["-h"]):
         print(MEMTEST_USAGE)
         session.skip("usage shown")
+    try:
+        shard, pytest_args = take_shard_option(list(session.posargs))
+    except ShardError as error:
+        session.error(str(error))
     install(session, settings)
     reports = fresh_folder(session, settings.root / settings.reports / "memtest")
     flags = memtest_flags(settings, reports, "memtest")
+    if shard is not None:
+        flags.append(f"--memwise-shard={shard}")
     junit = reports / "junit.xml"
     summary = ["--most-allocations=5", "--stacks=8", f"--junitxml={junit}"]
     code = run_pytest(
-        session, settings, *flags, *workers(settings), *summary, *session.posargs
+        session, settings, *flags, *workers(settings), *summary, *pytest_args
     )
     manifest = read_manifest(session, settings, reports, code)
     note_unmeasured(session, manifest)
@@ -87,7 +94,8 @@ def memtest(session: nox.Session, settings: Settings) -> None:
         hint += missing_tools_hint(settings, junit)
         session.error(failures_message(session, manifest, kept, reports) + hint)
     said = (
-        f"memtest passed on Python {manifest.python}: {len(manifest.measured)} of "
+        f"memtest{f' shard {shard}' if shard else ''} passed on Python {manifest.python}: "
+        f"{len(manifest.measured)} of "
         f"{len(manifest.ran)} tests measured"
         + (
             f" ({len(manifest.tests) - len(manifest.ran)} skipped)"
@@ -108,6 +116,7 @@ marker is held to it (limit_memory, limit_leaks, limit_leaked_objects), every ot
 [tool.memwise] default-limit. Arguments after `--` go to pytest as they are, e.g.
   nox -s memtest -- -k cache -x
   nox -s memtest -- tests/test_store.py
+  nox -s memtest -- --shard 2/3      (the 2nd of 3 groups; `nox -s memreport` merges them)
 The session fails, naming what happened, when a test goes over its budget, when a test fails
 otherwise, when pytest cannot collect or import the tests, and when tests run unmeasured
 ([tool.memwise] allow-unmeasured names those that may). Reports: reports/memtest/ (JUnit, the
