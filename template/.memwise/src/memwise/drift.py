@@ -18,8 +18,7 @@ from pathlib import Path
 import nox
 
 from memwise.answers import ANSWERS, answers_file, recorded_source
-from memwise.options import parse_no_options
-from memwise.sessions import parse
+from memwise.options import parse, parse_no_options
 from memwise.settings import Settings
 
 # What memwise owns in a project (its answers file aside: copier rewrites it).

@@ -17,7 +17,7 @@ import nox
 
 from memwise.gate import WORKLOAD_PEAK, Comparison
 from memwise.manifest import Manifest
-from memwise.memdiff import measure_commit
+from memwise.other_commit import measure_commit
 from memwise.settings import Settings
 
 TEST_SUFFIX = " peak"

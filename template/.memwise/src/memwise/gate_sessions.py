@@ -13,19 +13,18 @@ from pathlib import Path
 import nox
 
 from memwise import baseline, gate, gate_diffs, gate_reports
-from memwise.environment import install
-from memwise.manifest import Manifest
-from memwise.measuring import Measurement, measure, tolerance_of
-from memwise.options import parse_baseline_runs, parse_no_options
-from memwise.pytest_runs import keep_failing_captures
-from memwise.reports import flamegraphs, fresh_folder, listing
-from memwise.run_lock import one_run
-from memwise.sessions import (
+from memwise.budget_failures import (
     failed_tests_lines,
     failures_message,
     over_budget_tests,
-    parse,
 )
+from memwise.environment import install
+from memwise.manifest import Manifest
+from memwise.measuring import Measurement, measure, tolerance_of
+from memwise.options import parse, parse_baseline_runs, parse_no_options
+from memwise.pytest_runs import keep_failing_captures
+from memwise.reports import flamegraphs, fresh_folder, listing
+from memwise.run_lock import one_run
 from memwise.settings import Settings
 from memwise.verdict import (
     Verdict,

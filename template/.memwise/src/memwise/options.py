@@ -8,8 +8,14 @@ everything after it is the program's.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+import nox
+
+Parsed = TypeVar("Parsed")
 
 
 class OptionsError(Exception):
@@ -203,3 +209,14 @@ def parse_no_options(session: str, description: str, words: list[str]) -> None:
     """A session that takes no options: `--help` describes it, anything else is an error."""
     parser = _Parser(prog=f"nox -s {session} --", description=description)
     parser.parse_args(words)
+
+
+def parse(session: nox.Session, parser: Callable[[list[str]], Parsed]) -> Parsed:
+    """Run an options parser on the session's arguments; --help ends the session there."""
+    try:
+        options = parser(list(session.posargs))
+    except HelpShown:
+        session.skip("options shown")
+    except OptionsError as error:
+        session.error(str(error))
+    return options

@@ -15,8 +15,7 @@ from pathlib import Path
 import nox
 
 from memwise.answers import ANSWERS, answers_file, recorded_source
-from memwise.options import parse_no_options
-from memwise.sessions import parse
+from memwise.options import parse, parse_no_options
 from memwise.settings import Settings
 
 CHECK_UPDATE_HELP = """usage: nox -s check_update

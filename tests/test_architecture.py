@@ -1,0 +1,73 @@
+"""The import rules of memwise's toolkit (docs/architecture.md): a session's body is reached
+only through nox_sessions, the pytest side never loads nox, and the runtime a service ships
+needs nothing of the toolkit."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.helpers import TOOLKIT
+
+PACKAGE = TOOLKIT / "src" / "memwise"
+RUNTIME = TOOLKIT / "runtime" / "src" / "memwise_runtime"
+# The modules that hold a session's body: nox_sessions declares each, nothing else imports them.
+SESSION_BODIES = {"sessions", "gate_sessions", "memdiff", "memreport", "drift", "updates"}
+DECLARATIONS = "nox_sessions"
+
+
+def imports_of(path: Path, package: str) -> set[str]:
+    """The modules of `package` and the top-level packages a module imports."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            if node.module == package:
+                found.update(f"{package}.{alias.name}" for alias in node.names)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    return {
+        path.stem: {
+            name.split(".", 1)[1] if name.startswith("memwise.") else name
+            for name in imports_of(path, "memwise")
+            if name != "memwise"
+        }
+        for path in PACKAGE.glob("*.py")
+    }
+
+
+def test_only_nox_sessions_imports_a_sessions_body() -> None:
+    edges = graph()
+    assert set(edges) >= SESSION_BODIES, "a session module was renamed: update the rule"
+    sideways = sorted(
+        f"{module} imports {target}"
+        for module, targets in edges.items()
+        for target in targets & (SESSION_BODIES | {DECLARATIONS})
+        if module != DECLARATIONS
+    )
+    assert sideways == []
+
+
+def test_the_pytest_side_never_loads_nox() -> None:
+    """The plugin runs in the project's test processes, where nox is not installed."""
+    edges = graph()
+    seen, todo = set(), ["pytest_plugin"]
+    while todo:
+        module = todo.pop()
+        if module in seen or module not in edges:
+            continue
+        seen.add(module)
+        todo.extend(edges[module])
+    assert "nox" not in {name.split(".")[0] for module in seen for name in edges[module]}, sorted(
+        module for module in seen if any(name.split(".")[0] == "nox" for name in edges[module])
+    )
+
+
+def test_the_runtime_needs_nothing_of_the_toolkit() -> None:
+    for path in RUNTIME.glob("*.py"):
+        names = imports_of(path, "memwise_runtime")
+        assert not [name for name in names if name.split(".")[0] == "memwise"], path.name
