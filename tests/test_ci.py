@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import TEMPLATE, node_tools, render, run, session_names
+from tests.helpers import TEMPLATE, node_tools, render, run, session_env, session_names
 
 TOOLS = Path(__file__).parent / "tools"
 WORKFLOW = ".github/workflows/ci.yml"
@@ -239,3 +240,118 @@ def test_a_changed_reports_folder_reaches_both_ci_providers(tmp_path: Path) -> N
     subprocess.run(["bash", "-c", copy], cwd=project, check=True, env=env)
     assert (project / "reports" / "memgate" / "summary.md").is_file()
     assert jobs["memory-reports"]["artifacts"]["paths"][-1] == "reports/memgate/"
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """memtest over three CI runners (copier's memtest_shards), for each provider."""
+    root = tmp_path_factory.mktemp("sharded")
+    return {
+        provider: render(root / provider, ci_provider=provider, memtest_shards=3)
+        for provider in ("github", "gitlab")
+    }
+
+
+def test_sharded_workflows_pass_actionlint_zizmor_and_the_schemas(sharded, actionlint) -> None:
+    github = sharded["github"]
+    run([*actionlint, WORKFLOW, MEMORY_WORKFLOW], github)
+    run(["zizmor", "--offline", "--min-severity", "medium", WORKFLOW, MEMORY_WORKFLOW], github)
+    run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", MEMORY_WORKFLOW], github)
+    run(["check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", GITLAB, GITLAB_MEMORY],
+        sharded["gitlab"])  # fmt: skip
+    workflow = yaml.safe_load((github / MEMORY_WORKFLOW).read_text())
+    assert workflow["jobs"]["memtest"]["strategy"]["matrix"]["shard"] == [1, 2, 3]
+    assert workflow["jobs"]["memreport"]["needs"] == ["memtest"]
+    assert "memreport" in workflow["jobs"]["memory-comment"]["needs"]
+    gitlab = yaml.safe_load((sharded["gitlab"] / GITLAB_MEMORY).read_text())
+    assert gitlab["memtest"]["parallel"] == 3
+    assert gitlab["memreport"]["needs"] == ["memtest"]
+
+
+def test_one_shard_keeps_the_single_memtest_job(github: Path, gitlab: Path) -> None:
+    workflow = yaml.safe_load((github / MEMORY_WORKFLOW).read_text())
+    assert "strategy" not in workflow["jobs"]["memtest"]
+    assert "memreport" not in workflow["jobs"]
+    jobs = yaml.safe_load((gitlab / GITLAB_MEMORY).read_text())
+    assert "parallel" not in jobs["memtest"]
+    assert "memreport" not in jobs
+
+
+@pytest.mark.parametrize("shards", ["0", "33", "two"])
+def test_a_shard_count_out_of_range_is_refused(tmp_path: Path, shards: str) -> None:
+    with pytest.raises(ValueError, match="memtest_shards|int"):
+        render(tmp_path / "p", memtest_shards=shards)
+
+
+def job_commands(text: str) -> str:
+    """A CI command as this machine runs it: the render's nox for `uvx nox`."""
+    return text.replace("uvx nox", f"{sys.executable} -m nox")
+
+
+@pytest.mark.slow
+def test_sharded_jobs_run_as_ci_runs_them_and_merge_into_one_verdict(sharded, tmp_path) -> None:
+    """The GitHub jobs' own commands: three memtest shards (their folders as the artifacts hand
+    them over), then the merge job's; then GitLab's, as its parallel jobs and merge run them.
+    A missing shard, and a test over its budget in one shard, make the merge red by name."""
+    project = sharded["github"]
+    env = {**session_env(), "PYTHONPATH": str(project / ".memwise" / "src")}
+    workflow = yaml.safe_load((project / MEMORY_WORKFLOW).read_text())
+    (memtest,) = steps_running(workflow, "memtest", "nox -s memtest")
+    (merge,) = steps_running(workflow, "memreport", "nox -s memreport")
+    (show,) = steps_running(workflow, "memreport", "GITHUB_STEP_SUMMARY")
+    download = next(step for step in workflow["jobs"]["memreport"]["steps"]
+                    if "download-artifact" in str(step.get("uses")))  # fmt: skip
+    upload = next(step for step in workflow["jobs"]["memtest"]["steps"]
+                  if "upload-artifact" in str(step.get("uses")))  # fmt: skip
+    assert upload["if"] == "always()"  # a red shard's reports reach the merge too
+
+    def github_shards(over_budget_in: int | None = None) -> subprocess.CompletedProcess[str]:
+        shards = project / download["with"]["path"]
+        shutil.rmtree(shards, ignore_errors=True)
+        for index in (1, 2, 3):
+            shard_env = {**env, "SHARD": str(index)}
+            subprocess.run(["bash", "-c", job_commands(memtest["run"])], cwd=project,
+                           env=shard_env, capture_output=True, check=False)  # fmt: skip
+            name = upload["with"]["name"].replace("${{ matrix.shard }}", str(index))
+            shutil.copytree(project / "reports" / "memtest", shards / name)
+        return subprocess.run(["bash", "-c", job_commands(merge["run"])], cwd=project, env=env,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+
+    merged = github_shards()
+    assert merged.returncode == 0, merged.stderr
+    assert "memtest in 3 shard(s)" in merged.stderr and "every shard green" in merged.stderr
+    output, page = tmp_path / "output", tmp_path / "page"
+    subprocess.run(["bash", "-c", show["run"]], cwd=project, check=True,
+                   env={**env, "MEMWISE_REPORTS": "reports", "GITHUB_OUTPUT": str(output),
+                        "GITHUB_STEP_SUMMARY": str(page)})  # fmt: skip
+    assert "every shard green" in output.read_text()
+    shutil.rmtree(project / "shards" / "memtest-shard-2")
+    missing = subprocess.run(["bash", "-c", job_commands(merge["run"])], cwd=project, env=env,
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    assert missing.returncode != 0
+    assert "shard 2/3 missing" in missing.stderr
+    # GitLab: the parallel jobs' script and after_script, then the merge job's script.
+    jobs = yaml.safe_load((sharded["gitlab"] / GITLAB_MEMORY).read_text())
+    over = project / "tests" / "test_over_in_one_shard.py"
+    over.write_text("import pytest\n\n\n@pytest.mark.limit_memory('1 MB')\n"
+                    "def test_over_in_one_shard():\n    kept = bytearray(8 * 1024 * 1024)\n"
+                    "    assert kept\n")  # fmt: skip
+    try:
+        shutil.rmtree(project / "reports", ignore_errors=True)
+        for index in (1, 2, 3):
+            gitlab_env = {**env, "CI_NODE_INDEX": str(index), "CI_NODE_TOTAL": "3"}
+            subprocess.run(["bash", "-c", job_commands(jobs["memtest"]["script"])], cwd=project,
+                           env=gitlab_env, capture_output=True, check=False)  # fmt: skip
+            for line in jobs["memtest"]["after_script"]:
+                subprocess.run(["bash", "-c", line], cwd=project, env=gitlab_env, check=True)
+        assert sorted(path.name for path in (project / "reports").glob("memtest-shard-*")) == [
+            "memtest-shard-1", "memtest-shard-2", "memtest-shard-3"]  # fmt: skip
+        red = subprocess.run(["bash", "-c", job_commands(jobs["memreport"]["script"])],
+                             cwd=project, env=env, capture_output=True, text=True,
+                             check=False)  # fmt: skip
+    finally:
+        over.unlink()
+    assert red.returncode != 0
+    assert "test_over_in_one_shard.py::test_over_in_one_shard: over its budget" in red.stderr
+    summary = (project / "reports" / "memreport" / "summary.md").read_text()
+    assert "test_over_in_one_shard" in summary

@@ -47,7 +47,7 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sessions = repo / "template" / ".memwise" / "src" / "memwise" / "sessions.py"
     assert TOOLKIT_SUMMARY in sessions.read_text()
     sessions.write_text(sessions.read_text().replace(TOOLKIT_SUMMARY, TOOLKIT_SUMMARY_1_1))
-    workflow = repo / "template" / ".github" / "workflows" / "memory.yml"
+    workflow = repo / "template" / ".github" / "workflows" / "memory.yml.jinja"
     workflow.write_text(workflow.read_text().replace("  memtest:\n",
                                                      "  memtest:\n    timeout-minutes: 30\n"))  # fmt: skip
     git(repo, "commit", "-q", "-am", "1.1.0")

@@ -1085,3 +1085,32 @@ def test_shards_split_every_test_once_and_a_merge_names_what_does_not_add_up() -
     assert "collected different tests" in " ".join(
         merge([*records[:2], (Path("s3"), other)]).problems
     )
+
+
+def test_shards_balance_by_recorded_durations_and_agree_only_on_the_same_ones() -> None:
+    from memwise.shards import Shard, ShardRecord, balance_of, merge, recorded_durations
+
+    ids = [f"tests/test_x.py::test_{number}" for number in range(12)]
+    # One slow test and eleven quick ones: by count, one group would hold the slow test and
+    # five others; by time, the slow test's group holds it alone.
+    durations = {node: 0.01 for node in ids}
+    durations[ids[7]] = 5.0
+    groups = [Shard(index, 2).owns(ids, durations) for index in (1, 2)]
+    assert sorted(node for group in groups for node in group) == sorted(ids)
+    assert [ids[7]] in groups
+    times = [sum(durations[node] for node in group) for group in groups]
+    assert abs(times[0] - times[1]) <= max(durations.values())
+    assert groups == [Shard(index, 2).owns(list(reversed(ids)), durations) for index in (1, 2)]
+    # A test without a recorded duration counts as the median one: still in exactly one group.
+    partial = {node: seconds for node, seconds in durations.items() if node != ids[0]}
+    halves = [Shard(index, 2).owns(ids, partial) for index in (1, 2)]
+    assert sorted(node for group in halves for node in group) == sorted(ids)
+    assert recorded_durations({"a": 1, "b": "x", "c": -1}) == {"a": 1.0}
+    assert recorded_durations(["not", "a", "dict"]) == {}
+    assert balance_of({}, ids) == "count"
+    timed = [ShardRecord(Shard(i, 2), ids, groups[i - 1], balance_of(durations, ids))
+             for i in (1, 2)]  # fmt: skip
+    assert merge([(Path(f"s{i}"), record) for i, record in enumerate(timed)]).problems == []
+    counted = ShardRecord(Shard(2, 2), ids, Shard(2, 2).owns(ids), "count")
+    problems = merge([(Path("s1"), timed[0]), (Path("s2"), counted)]).problems
+    assert any("different recorded durations" in problem for problem in problems)

@@ -61,7 +61,7 @@ def release_1_1(repo: Path) -> None:
     edit(template / ".memwise" / "src" / "memwise" / "sessions.py", TOOLKIT_SUMMARY,
          TOOLKIT_SUMMARY_1_1)  # fmt: skip
     edit(
-        template / ".github" / "workflows" / "memory.yml",
+        template / ".github" / "workflows" / "memory.yml.jinja",
         "  memtest:\n",
         "  memtest:\n    timeout-minutes: 30\n",
     )

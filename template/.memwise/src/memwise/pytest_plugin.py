@@ -20,8 +20,10 @@ It uses memray's public API and pytest's hooks; what it reads of pytest-memray i
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import unittest
+import warnings
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,14 @@ from memwise.children import ChildProcesses
 from memwise.manifest import Manifest, Problem, TestRecord
 from memwise.markers import MARKERS_HEADLINE, marker_problems, memory_markers
 from memwise.pythons import running_python
-from memwise.shards import SHARD_FILE, Shard, ShardRecord
+from memwise.shards import (
+    DURATIONS_KEY,
+    SHARD_FILE,
+    Shard,
+    ShardRecord,
+    balance_of,
+    recorded_durations,
+)
 from memwise.sizes import parse_size
 
 MARKER_HELP = {
@@ -165,6 +174,7 @@ class MemoryRecorder:
         self.problems: list[Problem] = []
         self._unittest_results: dict[str, dict[str, Any]] = {}
         self._children: dict[str, list[str]] = {}
+        self._durations: dict[str, float] = {}
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collection_modifyitems(
@@ -195,15 +205,42 @@ class MemoryRecorder:
     def _keep_shard(self, shard: Shard, items: list[pytest.Item]) -> None:
         """Deselect the tests of the other shards; record what this one collected and ran."""
         collected = [item.nodeid for item in items]
-        owned = set(shard.owns(collected))
+        durations = self._recorded_durations()
+        owned = set(shard.owns(collected, durations))
         others = [item for item in items if item.nodeid not in owned]
         items[:] = [item for item in items if item.nodeid in owned]
         if others:
             self.config.hook.pytest_deselected(items=others)
         manifest = self.config.getoption("memwise_manifest")
         if manifest is not None:
-            record = ShardRecord(shard, collected, [item.nodeid for item in items])
+            record = ShardRecord(
+                shard, collected, [item.nodeid for item in items],
+                balance_of(durations, collected),
+            )  # fmt: skip
             record.write(Path(manifest).parent / SHARD_FILE)
+
+    def _recorded_durations(self) -> dict[str, float]:
+        cache = getattr(self.config, "cache", None)  # None under -p no:cacheprovider
+        return recorded_durations(cache.get(DURATIONS_KEY, None)) if cache else {}
+
+    def _record_durations(self) -> None:
+        """Each test's time (setup, call and teardown), kept with earlier runs' for the tests
+        this run did not run: what the next run's shards balance on. A shard records nothing:
+        the shards run after it must see the durations it saw, or their groups would differ.
+        """
+        cache = getattr(self.config, "cache", None)
+        if (
+            cache is None
+            or not self._durations
+            or self.config.getoption("memwise_shard")
+        ):
+            return
+        kept = {**self._recorded_durations(), **self._durations}
+        # A cache pytest cannot write is a warning of its own, which a project's `-W error`
+        # would make fatal: the next shards then balance by count, nothing else is lost.
+        with warnings.catch_warnings(), contextlib.suppress(OSError):
+            warnings.simplefilter("ignore", pytest.PytestCacheWarning)
+            cache.set(DURATIONS_KEY, kept)
 
     def _stop_before_any_test(self, wrong: str, items: list[pytest.Item]) -> None:
         self.problems.append(Problem("markers", "", wrong))
@@ -315,6 +352,9 @@ class MemoryRecorder:
         }
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._durations[report.nodeid] = round(
+            self._durations.get(report.nodeid, 0.0) + report.duration, 6
+        )
         record = self.records.setdefault(report.nodeid, TestRecord(report.nodeid))
         if report.failed:
             record.outcome = "failed"
@@ -327,10 +367,11 @@ class MemoryRecorder:
                         setattr(record, key, field_value)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if hasattr(self.config, "workerinput"):  # xdist workers: the controller writes
+            return
+        self._record_durations()
         path = self.config.getoption("memwise_manifest")
-        if path is None or hasattr(
-            self.config, "workerinput"
-        ):  # xdist workers: controller writes
+        if path is None:
             return
         manifest = Manifest(
             running_python(), sys.platform, int(exitstatus), list(self.records.values()),

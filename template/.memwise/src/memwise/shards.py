@@ -1,16 +1,21 @@
 """A suite split over several runners, and the one verdict of its parts.
 
-`nox -s memtest -- --shard K/N` runs the K-th of N groups of the collected tests: the node ids
-sorted, every N-th one from the K-th, so every test is in exactly one group, the groups differ
-in size by one at most, and the same collection always gives the same groups (on any machine).
-Each shard writes `shard.json` beside its manifest: K, N, every node id the run collected
-and the ones it ran. `nox -s memreport -- FOLDER...` reads the shards' report folders and says
+`nox -s memtest -- --shard K/N` runs the K-th of N groups of the collected tests, every test in
+exactly one group. Where an earlier whole run (not a shard) recorded the tests' durations
+(memwise's entry in pytest's cache, `.pytest_cache/v/memwise/durations`), the groups are
+balanced by time: the
+longest test first, each to the group with the least time so far (a test without a recorded
+duration counts as the median one). Without durations they are balanced by count: the node ids
+sorted, every N-th one from the K-th. Either way the same collection and durations always give
+the same groups, on any machine. Each shard writes `shard.json` beside its manifest: K, N, how
+it balanced, every node id the run collected and the ones it ran. `nox -s memreport -- FOLDER...` reads the shards' report folders and says
 red when a shard failed, when a shard of N is missing or given twice, when the shards
 collected different tests, or when a test is in two shards or in none.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -18,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SHARD_FILE = "shard.json"
+DURATIONS_KEY = (
+    "memwise/durations"  # pytest's cache: node id -> seconds, from the last runs
+)
 _SPEC = re.compile(r"(\d+)/(\d+)")
 
 
@@ -43,10 +51,28 @@ class Shard:
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
 
-    def owns(self, node_ids: list[str]) -> list[str]:
-        """This shard's node ids of a collection (sorted, every count-th from index)."""
+    def owns(
+        self, node_ids: list[str], durations: dict[str, float] | None = None
+    ) -> list[str]:
+        """This shard's node ids of a collection: by recorded durations where there are
+        any for these tests, else every count-th of the sorted ids from index."""
         ordered = sorted(set(node_ids))
-        return ordered[self.index - 1 :: self.count]
+        recorded = durations or {}
+        known = {node: recorded[node] for node in ordered if node in recorded}
+        if not known:
+            return ordered[self.index - 1 :: self.count]
+        times = sorted(known.values())
+        typical = times[len(times) // 2]
+        loads = [0.0] * self.count
+        mine: list[str] = []
+        # Longest first, each to the least loaded group (the lowest index on a tie): the
+        # groups' times differ by one test's at most, and the order fixes the result.
+        for node in sorted(ordered, key=lambda node: (-known.get(node, typical), node)):
+            group = min(range(self.count), key=lambda index: (loads[index], index))
+            loads[group] += known.get(node, typical)
+            if group == self.index - 1:
+                mine.append(node)
+        return sorted(mine)
 
 
 @dataclass
@@ -56,10 +82,13 @@ class ShardRecord:
     shard: Shard
     collected: list[str]
     selected: list[str]
+    # "count", or "durations <digest>": shards must balance on the same durations to agree.
+    balance: str = "count"
 
     def write(self, path: Path) -> None:
         data = {
             "shard": str(self.shard),
+            "balance": self.balance,
             "collected": sorted(self.collected),
             "selected": sorted(self.selected),
         }
@@ -76,6 +105,7 @@ class ShardRecord:
                 Shard.parse(str(data["shard"])),
                 [str(node) for node in data["collected"]],
                 [str(node) for node in data["selected"]],
+                str(data.get("balance", "count")),
             )
         except FileNotFoundError:
             raise ShardError(
@@ -129,6 +159,12 @@ def merge(records: list[tuple[Path, ShardRecord]]) -> Merged:
         merged.problems.append(
             "the shards collected different tests (different commits or arguments?)"
         )
+    balances = {record.balance for record in merged.shards.values()}
+    if len(balances) > 1:
+        merged.problems.append(
+            "the shards balanced their groups on different recorded durations (each "
+            "runner's .pytest_cache): give every runner the same cache, or none"
+        )
     seen: dict[str, int] = {}
     for index, record in sorted(merged.shards.items()):
         for node in record.selected:
@@ -140,6 +176,30 @@ def merge(records: list[tuple[Path, ShardRecord]]) -> Merged:
         unrun = sorted(set(collected) - set(seen))
         merged.problems.extend(f"{node} is in no shard" for node in unrun[:20])
     return merged
+
+
+def balance_of(durations: dict[str, float] | None, node_ids: list[str]) -> str:
+    """How a shard balanced its groups, as shard.json records it (a digest of the durations
+    of the collected tests, so that shards that saw different ones are told apart)."""
+    recorded = durations or {}
+    known = sorted(
+        (node, round(recorded[node], 6)) for node in node_ids if node in recorded
+    )
+    if not known:
+        return "count"
+    digest = hashlib.sha256(json.dumps(known).encode()).hexdigest()[:12]
+    return f"durations {digest}"
+
+
+def recorded_durations(value: object) -> dict[str, float]:
+    """The durations entry of pytest's cache, or nothing where it is not what memwise wrote."""
+    if not isinstance(value, dict):
+        return {}
+    return {
+        str(node): float(seconds)
+        for node, seconds in value.items()
+        if isinstance(seconds, int | float) and seconds >= 0
+    }
 
 
 def take_shard_option(words: list[str]) -> tuple[Shard | None, list[str]]:
