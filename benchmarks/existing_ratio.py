@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT / "template" / ".memwise" / "src"))
 from gate_noise import make_project  # adds memwise to a fixture, the documented way
 from memwise.environment import program_env
 from memwise.settings import load
-from speed import BIN, ENV, paired, workload_ratio  # the speed benchmark's timing
+from one_tracker import peaks  # the run's Tracker against pytest-memray's, figure by figure
+from speed import BIN, ENV, rounds, workload_ratio  # the speed benchmark's timing
 
 from tests.existing_projects import PROJECTS
 from tests.helpers import memory_environment, session_env
@@ -64,22 +65,31 @@ def main() -> int:
             ENV.update({k: v for k, v in program_env(settings).items() if v is not None})
             own = list(settings.pytest_args)  # what the project deselects, as memtest does
             plain = [memtest[0], "-q", "-p", "no:memray", "-p", "no:memwise", *own]
-            pairs = paired(memtest, plain, project, args.runs)
+            memray_alone = [memtest[0], "-q", "-p", "no:memwise", "--memray", *own]
+            commands = {"memtest": memtest, "plain": plain, "memray": memray_alone}
+            times = rounds(commands, [], project, args.runs)
+            per_test = peaks(project, "--memray", work / f"{name}-peaks", own)
+            one = peaks(project, "--memwise-one-tracker", work / f"{name}-peaks", own)
+            largest = max((abs(one[n] - per_test[n]) for n in set(one) & set(per_test)), default=0)
             rows.append((
                 name,
-                statistics.median(m for m, _ in pairs),
-                statistics.median(p for _, p in pairs),
-                statistics.median(m / p for m, p in pairs),
+                statistics.median(t["memtest"] for t in times),
+                statistics.median(t["plain"] for t in times),
+                statistics.median(t["memtest"] / t["plain"] for t in times),
+                statistics.median(t["memtest"] / t["memray"] for t in times),
+                f"{len(set(one) & set(per_test))} tests, largest {largest} bytes",
             ))  # fmt: skip
             if settings.workload:
                 sessions += session_ratios(name, project, settings.workload, args.runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nmemtest against the project's own plain pytest (medians of {args.runs} pairs):")
-    print("| fixture | memtest's pytest | plain pytest | ratio |")
-    print("| --- | --- | --- | --- |")
-    for name, memtest_s, plain_s, ratio in rows:
-        print(f"| {name} | {memtest_s:.2f} s | {plain_s:.2f} s | {ratio:.2f}x |")
+    print("| fixture | memtest's pytest | plain pytest | ratio | memtest / pytest-memray alone "
+          "| peaks against pytest-memray's |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, memtest_s, plain_s, ratio, to_memray, same in rows:
+        print(f"| {name} | {memtest_s:.2f} s | {plain_s:.2f} s | {ratio:.2f}x | {to_memray:.2f}x "
+              f"| {same} |")  # fmt: skip
     if sessions:
         print(f"\nreused sessions against the workload run plainly (medians of {args.runs} pairs):")
         print("| fixture | session | session | workload alone | ratio |")

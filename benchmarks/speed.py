@@ -15,9 +15,10 @@ machines are noisy. The figures and the method are in docs/benchmarks.md.
 5. memtest against plain pytest: memtest's pytest command and plain pytest (`-p no:memray
    -p no:memwise`) with the same pytest-xdist workers, in the same environment, paired, on the
    render's own suite, on 400 generated small tests (a few allocations each: memray's cost per
-   test shows) and on 100 service-like tests (a database and JSON, tens of milliseconds each);
-   and, apart, what the workers gain: plain pytest in one process against plain pytest with
-   memtest's workers.
+   test shows) and on 300 service-like tests (a database and JSON, tens of milliseconds each);
+   memtest against pytest-memray alone (`pytest --memray`, its Tracker per test) the same way;
+   both again in one process (`-n 0`); and, apart, what the workers gain: plain pytest in one
+   process against plain pytest with memtest's workers.
 6. the shared environment: the first `nox -s baseline -- --runs 1` after memtest, timed, and
    whether it installed anything (it should reuse memtest's environment).
 7. profile and flamegraph against the program's own time: `nox -R -s flamegraph` and
@@ -119,10 +120,20 @@ def test_a_customer_report_round_trips(customer: int) -> None:
 """
 
 
-def paired(first: list[str], second: list[str], cwd: Path, runs: int) -> list[tuple[float, float]]:
-    """Each command timed right after the other, ``runs`` times (the machine drifts less
-    within a pair than between two blocks of runs)."""
-    return [(timed(first, cwd), timed(second, cwd)) for _ in range(runs)]
+def rounds(
+    commands: dict[str, list[str]], extra: list[str], cwd: Path, runs: int
+) -> list[dict[str, float]]:
+    """Each command timed right after the others, ``runs`` times (the machine drifts less
+    within a round than between two blocks of runs); ``extra`` ends each command."""
+    return [
+        {name: timed([*command, *extra], cwd) for name, command in commands.items()}
+        for _ in range(runs)
+    ]
+
+
+def ratio_of(samples: list[dict[str, float]], first: str, second: str) -> float:
+    """The median of the rounds' ratios first / second."""
+    return statistics.median(sample[first] / sample[second] for sample in samples)
 
 
 def worker_flags(command: list[str]) -> list[str]:
@@ -156,7 +167,8 @@ def workload_ratio(
 ) -> list[tuple[float, float]]:
     """A reused session on the workload, each run paired with the workload run plainly."""
     nox = [str(BIN / "nox"), "-R", "-s", session]
-    return paired(nox, [str(python), workload], project, runs)
+    times = rounds({"session": nox, "alone": [str(python), workload]}, [], project, runs)
+    return [(sample["session"], sample["alone"]) for sample in times]
 
 
 def relock(project: Path) -> float:
@@ -263,22 +275,25 @@ def main() -> int:
             args.runs, lambda index: relock(work / f"green-{index}")
         )
         alone = [memtest[0], "-q", "-p", "no:memray", "-p", "no:memwise", "-p", "no:cacheprovider"]
-        plain = [*alone, *worker_flags(memtest)]  # like for like: memtest's workers
-        suites = {"its own suite": paired(memtest, plain, project, args.runs)}
-        gains = {"its own suite": paired(alone, plain, project, args.runs)}
+        workers_of_memtest = worker_flags(memtest)
+        plain = [*alone, *workers_of_memtest]  # like for like: memtest's workers
+        # pytest-memray alone: its Tracker for every test, as `pytest --memray` gives it.
+        memray_alone = [memtest[0], "-q", "-p", "no:memwise", "-p", "no:cacheprovider", "--memray"]
+        one_process = ["-n", "0"] if workers_of_memtest else []
+        commands = {
+            "memtest": memtest, "plain": plain, "memray": [*memray_alone, *workers_of_memtest],
+            "memtest, one process": [*memtest, *one_process], "plain, one process": alone,
+            "memray, one process": memray_alone,
+        }  # fmt: skip
+        suites = {"its own suite": rounds(commands, [], project, args.runs)}
         scale = 10 if args.smoke else 1  # a smoke run checks the figures come out, quickly
         for name, file, suite, size in [
             ("small tests", "test_small.py", GENERATED_SUITE, 400 // scale),
-            ("service-like tests", "test_service_like.py", SERVICE_SUITE, 100 // scale),
+            ("service-like tests", "test_service_like.py", SERVICE_SUITE, 300 // scale),
         ]:
             path = project / "tests" / file
             path.write_text(suite.replace("TESTS", str(size)))
-            suites[f"{size} {name}"] = paired(
-                [*memtest, str(path)], [*plain, str(path)], project, args.runs
-            )
-            gains[f"{size} {name}"] = paired(
-                [*alone, str(path)], [*plain, str(path)], project, args.runs
-            )
+            suites[f"{size} {name}"] = rounds(commands, [str(path)], project, args.runs)
         peer = (statistics.median(peer_samples), peer_samples) if peer_samples else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -306,19 +321,19 @@ def main() -> int:
         f"nox --version {statistics.median(bare for _, bare in listing):.2f} s)"
     )
     workers = " ".join(worker_flags(memtest)) or "no workers"
-    for suite, pairs_of_suite in suites.items():
-        label = f"memtest / plain pytest, {suite}"
-        times = ", ".join(f"{with_memray:.2f}/{bare:.2f}" for with_memray, bare in pairs_of_suite)
-        memtest_ratio = statistics.median(
-            with_memray / bare for with_memray, bare in pairs_of_suite
-        )
-        print(f"{label:<44} {memtest_ratio:6.2f} x   (both {workers}; runs, memtest/plain s: "
-              f"{times})")  # fmt: skip
-    for suite, pairs_of_suite in gains.items():
-        label = f"plain pytest, {workers} / one process, {suite}"
-        times = ", ".join(f"{single:.2f}/{spread:.2f}" for single, spread in pairs_of_suite)
-        gain = statistics.median(spread / single for single, spread in pairs_of_suite)
-        print(f"{label:<44} {gain:6.2f} x   (runs, one process/workers s: {times})")
+    for suite, samples in suites.items():
+        for label, first, second, how in [
+            ("memtest / plain pytest", "memtest", "plain", f"both {workers}"),
+            ("memtest / pytest-memray alone", "memtest", "memray", f"both {workers}"),
+            ("memtest / plain pytest, one process", "memtest, one process",
+             "plain, one process", "-n 0"),
+            ("memtest / pytest-memray alone, one process", "memtest, one process",
+             "memray, one process", "-n 0"),
+            (f"plain pytest, {workers} / one process", "plain", "plain, one process", "plain"),
+        ]:  # fmt: skip
+            times = ", ".join(f"{sample[first]:.2f}/{sample[second]:.2f}" for sample in samples)
+            print(f"{label + ', ' + suite:<44} {ratio_of(samples, first, second):6.2f} x   "
+                  f"({how}; runs, {first}/{second} s: {times})")  # fmt: skip
     installs = "installed nothing: reused memtest's environment" if reused else "INSTALLED AGAIN"
     print(f"{'first baseline after memtest (1 run)':<44} {first_baseline:6.2f} s   ({installs})")
     for label, pairs_of_session in [

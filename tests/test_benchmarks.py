@@ -56,12 +56,18 @@ def test_speed_benchmark_reports_each_figure(tmp_path) -> None:
         seconds[figure] = float(found.group(1))
     # The first memtest comes after a render.
     assert seconds["time to green"] > seconds["render"]
-    for suite in ("its own suite", "40 small tests", "10 service-like tests"):
-        assert re.search(
-            rf"^memtest / plain pytest, {suite} +\d+\.\d\d x   \(both -n auto;",
-            output,
-            re.MULTILINE,
-        )  # like for like: plain pytest with memtest's workers
+    for suite in ("its own suite", "40 small tests", "30 service-like tests"):
+        for against in ("plain pytest", "pytest-memray alone"):
+            assert re.search(
+                rf"^memtest / {against}, {suite} +\d+\.\d\d x   \(both -n auto;",
+                output,
+                re.MULTILINE,
+            )  # like for like: the other command with memtest's workers
+            assert re.search(
+                rf"^memtest / {against}, one process, {suite} +\d+\.\d\d x   \(-n 0;",
+                output,
+                re.MULTILINE,
+            )  # and both in one process
         assert re.search(
             rf"^plain pytest, -n auto / one process, {suite} +\d+\.\d\d x", output, re.MULTILINE
         )  # and what the workers gain, apart
@@ -104,7 +110,8 @@ def test_existing_projects_benchmark_reports_the_ratio() -> None:
     # bot names a workload: its flamegraph and profile are timed against it as well.
     output = run_benchmark("existing_ratio.py", "--runs", "1", "--projects", "bot")
     assert re.search(
-        r"^\| bot \| \d+\.\d\d s \| \d+\.\d\d s \| \d+\.\d\dx \|$", output, re.MULTILINE
+        r"^\| bot \| \d+\.\d\d s \| \d+\.\d\d s \| \d+\.\d\dx \| \d+\.\d\dx \| \d+ tests, "
+        r"largest \d+ bytes \|$", output, re.MULTILINE
     ), output
     for session in ("flamegraph", "profile"):
         assert re.search(

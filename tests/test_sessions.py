@@ -64,7 +64,17 @@ def test_memtest_passes_and_shows_the_top_allocators(project: Path, tmp_path: Pa
     python = memory_environment(project) / "bin" / "python"
     seeded = run([str(python), "-c", SEEDED_TABNANNY], project).stdout.strip()
     assert seeded == "True", seeded
-    assert "Allocation results for tests/test_memory.py::" in result.stdout
+    # The tests that held most, largest first, whichever Tracker measured them (the run's one,
+    # or pytest-memray's for a test with a marker of its own).
+    largest = re.findall(
+        r"^ +([\d.]+) MiB  (tests/\S+)  \((.+); measured by (\S+)\)$", result.stdout, re.MULTILINE
+    )
+    assert "memwise: the 5 tests that held the most at their peak" in result.stdout
+    assert len(largest) == 5, result.stdout
+    assert [float(peak) for peak, *_ in largest] == sorted(
+        (float(peak) for peak, *_ in largest), reverse=True
+    )
+    assert {by for *_, by in largest} <= {"memwise-run", "pytest-memray", "memwise"}
     assert re.search(r"\d+ passed", result.stdout)
     reports = project / "reports" / "memtest"
     assert (reports / "junit.xml").is_file()
@@ -381,6 +391,12 @@ def test_memtest_keeps_long_ids_measures_unittest_and_applies_the_default_budget
     assert (fills["outcome"], fills["measured_by"]) == ("failed", "memwise")
     assert "CacheTest::test_fills_the_cache is using" in result.stdout
     assert tests["tests/test_extra.py::CacheTest::test_small"]["outcome"] == "passed"
+    # Tests without a marker are measured by the run's one Tracker; the one it put over the
+    # default budget was measured again by pytest-memray (by its 300-character id), which
+    # decided, and its capture is pytest-memray's.
+    assert tests["tests/test_extra.py::CacheTest::test_small"]["measured_by"] == "memwise-run"
+    assert tests[long_id]["measured_by"] == "pytest-memray"
+    assert "1 test(s) within 4 MiB of the default budget (6 MB) or over it" in result.stderr
     assert "2 test(s) went over their memory budget on Python" in result.stderr
     assert "WITHOUT memory tracking" not in result.stderr
     assert "Memray WARNING" not in result.stdout  # memray's symbol notes, silenced

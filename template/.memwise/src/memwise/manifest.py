@@ -22,7 +22,8 @@ class TestRecord:
 
     nodeid: str
     outcome: str = "passed"
-    measured_by: str | None = None  # "pytest-memray", "memwise" (unittest) or None
+    # "pytest-memray", "memwise" (unittest), "memwise-run" (the run's Tracker) or None
+    measured_by: str | None = None
     peak_bytes: int | None = None
     capture: str | None = None
     limit: str | None = None

@@ -9,6 +9,10 @@
 - measures ``unittest.TestCase`` tests and enforces their markers (``memwise.unittest_memory``):
   pytest-memray tracks plain test functions only, so without this a TestCase suite passes
   unmeasured and its markers are silently ignored;
+- ``--memwise-one-tracker`` measures every test without a memory marker of its own with one
+  memray Tracker for the run (``memwise.run_tracker``) instead of a Tracker per test (one in
+  each pytest-xdist worker; ``--memray`` asks for pytest-memray's Tracker per test instead):
+  the manifest has their peaks, and memtest holds them to the default budget;
 - ``--memwise-manifest PATH`` writes each test's node id, outcome, peak, capture and the kind
   of its failure as JSON (``memwise.manifest``), with what kept tests from running (a
   collection error, a conftest.py that did not import, an internal error); from the controller
@@ -21,6 +25,7 @@ It uses memray's public API and pytest's hooks; what it reads of pytest-memray i
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import unittest
 import warnings
@@ -35,6 +40,7 @@ from memwise.children import ChildProcesses
 from memwise.manifest import Manifest, Problem, TestRecord
 from memwise.markers import MARKERS_HEADLINE, marker_problems, memory_markers
 from memwise.pythons import running_python
+from memwise.run_tracker import RUN_TRACKER, RunTracker, RunTrackerError, wrapped
 from memwise.shards import (
     DURATIONS_KEY,
     SHARD_FILE,
@@ -43,7 +49,7 @@ from memwise.shards import (
     balance_of,
     recorded_durations,
 )
-from memwise.sizes import parse_size
+from memwise.sizes import MIB, parse_size
 
 MARKER_HELP = {
     "limit_memory": "limit_memory(size, current_thread_only=False): fail when the test's peak memory exceeds size",
@@ -63,6 +69,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--memwise-shard", metavar="K/N", default=None,
         help="run only the K-th of N groups of the collected tests (memwise.shards)",
+    )  # fmt: skip
+    group.addoption(
+        "--memwise-one-tracker", action="store_true", default=False,
+        help="one memray Tracker for the run instead of one per test (memwise.run_tracker)",
     )  # fmt: skip
     group.addoption(
         "--memwise-default-limit", metavar="SIZE", default=None,
@@ -111,7 +121,11 @@ def pytest_configure(config: pytest.Config) -> None:
     unsupported = pytest_memray_adapter.unsupported_version()
     if unsupported:
         raise pytest.UsageError(unsupported)
-    if config.getoption("memray", False):
+    if config.getoption("memwise_one_tracker") and config.getoption("memray", False):
+        config.option.memwise_one_tracker = (
+            False  # --memray asks for a Tracker per test
+        )
+    if config.getoption("memray", False) or config.getoption("memwise_one_tracker"):
         for line in IGNORED_WARNINGS:
             config.addinivalue_line("filterwarnings", line)
         quiet_memray()
@@ -156,6 +170,11 @@ def own_thread_peak(capture: Path) -> int:
         reader.close()
 
 
+def peaks_file(manifest: Path, worker: str) -> Path:
+    """Where a pytest-xdist worker leaves its run Tracker's peaks for the controller."""
+    return manifest.with_name(f".{manifest.stem}-run-peaks-{worker}.json")
+
+
 def is_unittest(item: pytest.Item) -> bool:
     """A unittest.TestCase method: pytest-memray never tracks these."""
     cls = getattr(item, "cls", None)
@@ -169,6 +188,13 @@ class MemoryRecorder:
         self.config = config
         self.tracking = bool(config.getoption("memray", False))
         self.captures = config.getoption("memray_bin_path", None)
+        self.worker = str(getattr(config, "workerinput", {}).get("workerid", "main"))
+        self.run_tracker = (
+            RunTracker(self._capture_folder(create=False), f"memwise-run-{self.worker}")
+            if config.getoption("memwise_one_tracker")
+            else None
+        )
+        self.run_peaks: dict[str, int] = {}
         self.default_limit: str | None = config.getoption("memwise_default_limit")
         self.records: dict[str, TestRecord] = {}
         self.problems: list[Problem] = []
@@ -197,7 +223,7 @@ class MemoryRecorder:
         spec = self.config.getoption("memwise_shard")
         if spec is not None:
             self._keep_shard(Shard.parse(spec), items)
-        if self.default_limit is not None:
+        if self.default_limit is not None and self.run_tracker is None:
             for item in items:
                 if isinstance(item, pytest.Function) and not memory_markers(item):
                     item.add_marker(pytest.mark.limit_memory(self.default_limit))
@@ -268,6 +294,54 @@ class MemoryRecorder:
     def pytest_internalerror(self, excrepr: Any) -> None:
         self.problems.append(Problem("internal", "", last_line(str(excrepr))))
 
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_pyfunc_call(
+        self, pyfuncitem: pytest.Function
+    ) -> Generator[None, None, Any]:
+        """A test function without a marker runs inside the run's Tracker, measured exactly
+        where pytest-memray would measure it (the function's own call)."""
+        tracker = self.run_tracker
+        if tracker is None:
+            return (yield)
+        if memory_markers(pyfuncitem):
+            tracker.pause()  # pytest-memray starts its own Tracker for this one
+            return (yield)
+        call = pyfuncitem.obj
+        pyfuncitem.obj = wrapped(call, lambda: tracker.measuring(pyfuncitem.nodeid))
+        try:
+            return (yield)
+        finally:
+            pyfuncitem.obj = call
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, None, Any]:
+        result = yield
+        if self.run_tracker is not None:
+            self._read_run_tracker()
+        return result
+
+    def _read_run_tracker(self) -> None:
+        """Each test's peak from the run's Tracker. Holding them to the default budget is the
+        session's: it measures again, under pytest-memray, those near or over it
+        (``memwise.pytest_runs.measure_again``), and pytest-memray's figure decides."""
+        assert self.run_tracker is not None
+        try:
+            self.run_peaks = self.run_tracker.peaks()
+        except (RunTrackerError, OSError) as error:
+            self.problems.append(
+                Problem("internal", "", f"memwise's run Tracker: {error}")
+            )
+            raise pytest.UsageError(
+                f"memwise could not read the run's memory capture: {error}. Run memtest again; "
+                "if it fails the same way, report it with the capture's folder"
+            ) from error
+        manifest = self.config.getoption("memwise_manifest")
+        if hasattr(self.config, "workerinput") and manifest is not None:
+            # The controller writes the manifest: it reads each worker's peaks from here.
+            peaks_file(Path(manifest), self.worker).write_text(
+                json.dumps(self.run_peaks)
+            )
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         # Outside pytest-memray's tracking: which child processes the test started (memray
@@ -280,8 +354,15 @@ class MemoryRecorder:
 
     def _tracked_call(self, item: pytest.Item) -> Generator[None, None, None]:
         # As pytest-memray on functions: measured under --memray, or when a marker asks.
-        if not (is_unittest(item) and (self.tracking or memory_markers(item))):
+        if not is_unittest(item):
             return (yield)
+        if self.run_tracker is not None and not memory_markers(item):
+            with self.run_tracker.measuring(item.nodeid):
+                return (yield)
+        if not (self.tracking or memory_markers(item)):
+            return (yield)
+        if self.run_tracker is not None:
+            self.run_tracker.pause()
         from memray import FileFormat, Tracker
 
         capture = unittest_memory.capture_path(self._capture_folder(), item.nodeid)
@@ -301,13 +382,14 @@ class MemoryRecorder:
             pytest.fail(verdict.failure, pytrace=False)
         return result
 
-    def _capture_folder(self) -> Path:
+    def _capture_folder(self, *, create: bool = True) -> Path:
         folder = (
             Path(self.captures)
             if self.captures
             else Path(self.config.rootpath, ".memwise-captures")
         )
-        folder.mkdir(parents=True, exist_ok=True)
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
         return folder
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -366,11 +448,31 @@ class MemoryRecorder:
                     if key != "failure" or record.failure != "memory":  # memory wins
                         setattr(record, key, field_value)
 
+    def _add_run_peaks(self, manifest: Path | None) -> None:
+        """The run's Tracker's figures (this process's and every worker's) for the tests no
+        Tracker of their own measured afterwards."""
+        peaks = dict(self.run_peaks)
+        if manifest is not None:
+            for found in sorted(manifest.parent.glob(peaks_file(manifest, "*").name)):
+                peaks.update(json.loads(found.read_text()))
+                found.unlink()
+        limit = f"limit_memory({self.default_limit!r})" if self.default_limit else None
+        for nodeid, peak in peaks.items():
+            record = self.records.setdefault(nodeid, TestRecord(nodeid))
+            if record.measured_by is None:
+                record.measured_by, record.peak_bytes, record.limit = (
+                    RUN_TRACKER,
+                    peak,
+                    limit,
+                )
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput"):  # xdist workers: the controller writes
             return
         self._record_durations()
         path = self.config.getoption("memwise_manifest")
+        if self.run_tracker is not None:
+            self._add_run_peaks(None if path is None else Path(path))
         if path is None:
             return
         manifest = Manifest(
@@ -380,7 +482,7 @@ class MemoryRecorder:
         manifest.write(Path(path))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.tracking:
+        if not (self.tracking or self.run_tracker):
             return
         run = Manifest(
             running_python(), sys.platform, tests=list(self.records.values())
@@ -398,3 +500,25 @@ class MemoryRecorder:
                 terminalreporter.write_line(f"  {record.nodeid}")
             if len(unmeasured) > 20:
                 terminalreporter.write_line(f"  ... and {len(unmeasured) - 20} more")
+        if self.run_tracker is not None:
+            self._write_largest(terminalreporter, run)
+
+    def _write_largest(
+        self, terminalreporter: Any, run: Manifest, count: int = 5
+    ) -> None:
+        """The tests that held the most at their peak: pytest-memray's own report of them
+        (``--most-allocations``) covers only the tests its Tracker measured."""
+        largest = sorted(
+            (test for test in run.measured if test.peak_bytes),
+            key=lambda test: -(test.peak_bytes or 0),
+        )[:count]
+        if not largest:
+            return
+        terminalreporter.write_sep(
+            "=", f"memwise: the {len(largest)} tests that held the most at their peak"
+        )
+        for test in largest:
+            terminalreporter.write_line(
+                f"{(test.peak_bytes or 0) / MIB:10.2f} MiB  {test.nodeid}"
+                f"  ({test.limit or 'no limit'}; measured by {test.measured_by})"
+            )

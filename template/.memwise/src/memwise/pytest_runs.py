@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Collection
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from memwise.environment import bytecode_env, program_env
 from memwise.manifest import MANIFEST_NAME, Manifest
 from memwise.pytest_memray_adapter import remove_bookkeeping
 from memwise.reports import listing
+from memwise.run_tracker import RECHECK_MARGIN, RUN_TRACKER
 from memwise.settings import Settings
+from memwise.sizes import parse_size
 
 
 def run_pytest(
@@ -64,17 +67,89 @@ def exit_code(error: nox.command.CommandFailed) -> int:
     return code if isinstance(code, int) else 1
 
 
-def memtest_flags(settings: Settings, reports: Path, prefix: str) -> list[str]:
-    """pytest-memray's flags and memwise's: pytest-memray ignores its ini keys, so flags."""
+def memtest_flags(
+    settings: Settings,
+    reports: Path,
+    prefix: str,
+    *,
+    one_tracker: bool = False,
+    manifest: Path | None = None,
+) -> list[str]:
+    """pytest-memray's flags and memwise's: pytest-memray ignores its ini keys, so flags.
+
+    ``one_tracker``: the tests without a marker of their own are measured by one Tracker for
+    the run (``memwise.run_tracker``), not one each; memtest's choice in one process. The
+    gate keeps a Tracker per test: its figures are compared with a baseline recorded that way.
+    """
     limit = (
         [f"--memwise-default-limit={settings.default_limit}"]
         if settings.default_limit
         else []
     )
+    tracking = "--memwise-one-tracker" if one_tracker else "--memray"
     return [
-        "--memray", f"--memray-bin-path={reports / 'captures'}", f"--memray-bin-prefix={prefix}",
-        f"--memwise-manifest={reports / MANIFEST_NAME}", *limit,
+        tracking, f"--memray-bin-path={reports / 'captures'}", f"--memray-bin-prefix={prefix}",
+        f"--memwise-manifest={manifest or reports / MANIFEST_NAME}", *limit,
     ]  # fmt: skip
+
+
+def near_budget(manifest: Manifest, default_limit: str | None) -> list[str]:
+    """Tests the run's Tracker measured within ``RECHECK_MARGIN`` of the default budget, or
+    over it, that passed otherwise: pytest-memray measures them again and decides."""
+    if default_limit is None:
+        return []
+    floor = parse_size(default_limit) - RECHECK_MARGIN
+    return [
+        test.nodeid
+        for test in manifest.tests
+        if test.measured_by == RUN_TRACKER
+        and test.outcome == "passed"
+        and (test.peak_bytes or 0) >= floor
+    ]
+
+
+def measure_again(
+    session: nox.Session, settings: Settings, reports: Path, manifest: Manifest
+) -> Manifest:
+    """The run's manifest, with the tests near or over the default budget measured again
+    under pytest-memray (a Tracker each, in one process): its figure and verdict replace the
+    run Tracker's, and their captures join the run's for the failure report."""
+    again = near_budget(manifest, settings.default_limit)
+    if not again:
+        return manifest
+    session.log(
+        f"{len(again)} test(s) within {RECHECK_MARGIN // 2**20} MiB of the default budget "
+        f"({settings.default_limit}) or over it in the run's Tracker: measured again under "
+        "pytest-memray, whose figure decides"
+    )
+    folder = reports / "again"
+    flags = memtest_flags(settings, reports, "memtest", manifest=folder / MANIFEST_NAME)
+    junit = f"--junitxml={reports / 'junit-again.xml'}"
+    code = run_pytest(
+        session, settings, *flags, "-p", "no:cacheprovider", junit, *again
+    )
+    measured = {
+        test.nodeid: test
+        for test in read_manifest(session, settings, folder, code).tests
+    }
+    missing = sorted(set(again) - set(measured))
+    if missing:
+        session.error(
+            f"pytest did not run {len(missing)} test(s) again by their node id: "
+            + ", ".join(missing[:5])
+            + ". Their figures in the run's Tracker are in reports/memtest/manifest.json; give "
+            "them a limit_memory marker of their own, so pytest-memray measures them in the run"
+        )
+    merged = [measured.get(test.nodeid, test) for test in manifest.tests]
+    status = (
+        1 if any(test.outcome == "failed" for test in merged) else manifest.exit_status
+    )
+    result = Manifest(
+        manifest.python, manifest.platform, status, merged, manifest.problems
+    )
+    result.write(reports / MANIFEST_NAME)
+    shutil.rmtree(folder, ignore_errors=True)
+    return result
 
 
 def workers(settings: Settings) -> list[str]:

@@ -26,6 +26,7 @@ from memwise.profile_scope import exclusion_args
 from memwise.pytest_runs import (
     exit_code,
     keep_failing_captures,
+    measure_again,
     memtest_flags,
     missing_tools_hint,
     note_children,
@@ -56,7 +57,8 @@ def memtest(session: nox.Session, settings: Settings) -> None:
         session.error(str(error))
     install(session, settings)
     reports = fresh_folder(session, settings.root / settings.reports / "memtest")
-    flags = memtest_flags(settings, reports, "memtest")
+    # One Tracker for the run (one in each pytest-xdist worker), not one per test.
+    flags = memtest_flags(settings, reports, "memtest", one_tracker=True)
     if shard is not None:
         flags.append(f"--memwise-shard={shard}")
     junit = reports / "junit.xml"
@@ -64,7 +66,9 @@ def memtest(session: nox.Session, settings: Settings) -> None:
     code = run_pytest(
         session, settings, *flags, *workers(settings), *summary, *pytest_args
     )
-    manifest = read_manifest(session, settings, reports, code)
+    manifest = measure_again(
+        session, settings, reports, read_manifest(session, settings, reports, code)
+    )
     note_unmeasured(session, manifest)
     note_children(session, manifest)
     kept = keep_failing_captures(manifest, reports)
