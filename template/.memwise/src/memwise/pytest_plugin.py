@@ -122,9 +122,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if unsupported:
         raise pytest.UsageError(unsupported)
     if config.getoption("memwise_one_tracker") and config.getoption("memray", False):
-        config.option.memwise_one_tracker = (
-            False  # --memray asks for a Tracker per test
-        )
+        # --memray (a user's argument after memtest's own) asks for a Tracker per test.
+        config.option.memwise_one_tracker = False
     if config.getoption("memray", False) or config.getoption("memwise_one_tracker"):
         for line in IGNORED_WARNINGS:
             config.addinivalue_line("filterwarnings", line)
@@ -460,11 +459,9 @@ class MemoryRecorder:
         for nodeid, peak in peaks.items():
             record = self.records.setdefault(nodeid, TestRecord(nodeid))
             if record.measured_by is None:
-                record.measured_by, record.peak_bytes, record.limit = (
-                    RUN_TRACKER,
-                    peak,
-                    limit,
-                )
+                record.measured_by = RUN_TRACKER
+                record.peak_bytes = peak
+                record.limit = limit
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput"):  # xdist workers: the controller writes
