@@ -108,7 +108,8 @@ def demo(session: nox.Session) -> None:
 def benchmark(session: nox.Session) -> None:
     """Speed (render, first green memtest, nox overhead): medians. `-- gate`: gate noise;
     `-- existing`: memtest against the existing-project fixtures' own plain pytest;
-    `-- runtime`: what the production memory watch costs a service."""
+    `-- runtime`: what the production memory watch costs a service; `-- gatecost`: memgate and
+    baseline against the measuring runs they make."""
     install(session, "test")
     if session.posargs[:1] == ["gate"]:
         session.run("python", "benchmarks/gate_noise.py", *session.posargs[1:])
@@ -116,5 +117,7 @@ def benchmark(session: nox.Session) -> None:
         session.run("python", "benchmarks/existing_ratio.py", *session.posargs[1:])
     elif session.posargs[:1] == ["runtime"]:
         session.run("python", "benchmarks/runtime_overhead.py", *session.posargs[1:])
+    elif session.posargs[:1] == ["gatecost"]:
+        session.run("python", "benchmarks/gate_cost.py", *session.posargs[1:])
     else:
         session.run("python", "benchmarks/speed.py", *session.posargs)

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.helpers import TEMPLATE, run
+from tests.helpers import TEMPLATE, memory_environment, nox, render, run
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +111,9 @@ def test_existing_projects_benchmark_reports_the_ratio() -> None:
     output = run_benchmark("existing_ratio.py", "--runs", "1", "--projects", "bot")
     assert re.search(
         r"^\| bot \| \d+\.\d\d s \| \d+\.\d\d s \| \d+\.\d\dx \| \d+\.\d\dx \| \d+ tests, "
-        r"largest \d+ bytes \|$", output, re.MULTILINE
+        r"largest \d+ bytes \|$",
+        output,
+        re.MULTILINE,
     ), output
     for session in ("flamegraph", "profile"):
         assert re.search(
@@ -129,3 +131,22 @@ def test_runtime_benchmark_reports_the_watch_thread_and_each_mode() -> None:
                      output), output  # fmt: skip
     for mode in ("off", "on, no capture", "on, capturing"):
         assert re.search(rf"^  {re.escape(mode)} +[\d.]+ s \([\d.]+x off", output, re.MULTILINE)
+
+
+def test_gate_cost_benchmark_reports_both_ratios() -> None:
+    output = run_benchmark("gate_cost.py", "--runs", "1", "--baseline-runs", "1")
+    for name in ("one run", "memgate", "baseline"):
+        assert re.search(rf"^  {name} +\d+\.\d\d s  \(\d+\.\d\d\)$", output, re.MULTILINE), output
+    assert re.search(r"memgate / one measuring run by hand: \d+\.\d\dx", output), output
+    assert re.search(r"baseline / 1 measuring runs by hand: \d+\.\d\dx", output), output
+
+
+def test_tracking_cost_reproduction_reports_each_way(tmp_path) -> None:
+    # The reproduction needs memray: it runs in a render's memory environment, as documented.
+    project = render(tmp_path / "my-service")
+    nox(project, "-s", "memtest")
+    python = memory_environment(project) / "bin" / "python"
+    output = run([str(python), "benchmarks/tracking_cost.py", "--runs", "1", "--tests", "2"],
+                 TEMPLATE).stdout  # fmt: skip
+    for way in ("plain", "one Tracker, every allocation", "one Tracker, aggregated"):
+        assert re.search(rf"^  {way} +\d+\.\d\d s   \d+\.\d\dx plain", output, re.MULTILINE), output

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nox
@@ -20,7 +21,13 @@ from memwise.budget_failures import (
 )
 from memwise.environment import install
 from memwise.manifest import Manifest
-from memwise.measuring import Measurement, measure, tolerance_of
+from memwise.measuring import (
+    Measurement,
+    MeasuringRun,
+    measure,
+    measure_in_turn,
+    tolerance_of,
+)
 from memwise.options import parse, parse_baseline_runs, parse_no_options
 from memwise.pytest_runs import keep_failing_captures
 from memwise.reports import flamegraphs, fresh_folder, listing
@@ -227,21 +234,22 @@ def baseline_session(session: nox.Session, settings: Settings, python: str) -> N
             f"{path.name}`), or delete it to record this environment's figures alone"
         )
     install(session, settings)
-    runs: list[Measurement] = []
-    for number in range(count):
-        session.log(f"measuring, run {number + 1} of {count}")
-        run = measure(
-            session,
-            settings,
-            fresh_folder(session, settings.root / settings.reports / "baseline"),
-            compiled=number > 0,
-        )
-        if run.manifest.failed:
-            session.error(
-                "tests failed their memory limits: fix them (`nox -s memtest`) before recording "
-                "a baseline"
-            )
-        runs.append(run)
+    folder = fresh_folder(session, settings.root / settings.reports / "baseline")
+    measuring: list[MeasuringRun] = []
+    # Each run's workload capture is read back while the next run measures (memwise.measuring).
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        for number in range(count):
+            session.log(f"measuring, run {number + 1} of {count}")
+            into = folder / f"run-{number + 1}"
+            into.mkdir()
+            run = measure_in_turn(session, settings, into, reader, compiled=number > 0)
+            if run.manifest.failed:
+                session.error(
+                    "tests failed their memory limits: fix them (`nox -s memtest`) before "
+                    "recording a baseline"
+                )
+            measuring.append(run)
+        runs = [run.result() for run in measuring]
     figures, noise = gate.median_and_noise([run.figures for run in runs])
     sites, _ = gate.median_and_noise([run.sites for run in runs])
     env = baseline.environment(python)
