@@ -6,7 +6,9 @@ the memory environment (`nox -s memtest`), then times, `--runs` times and back t
 
 - one measuring run done by hand, the floor under the gate: the workload under `memray run`
   and the budgeted tests under `pytest --memray` (pytest-memray alone, without memwise's
-  plugin), in the gate's allocator (`PYTHONMALLOC=malloc`), one after the other;
+  plugin), in the gate's allocator (`PYTHONMALLOC=malloc`), one after the other; then, apart
+  ("read back"), `memray stats --json` on that capture, which the gate needs for the
+  workload's total allocated and its call sites;
 - `nox -R -s memgate` (one measuring run, the comparison and its reports);
 - `nox -R -s baseline` (its `[tool.memwise.gate] runs` measuring runs, 5 by default).
 
@@ -106,12 +108,22 @@ def main() -> int:
         rounds = []
         for _ in range(args.runs):
             one_run = sum(timed(command, project, measuring_env) for command in by_hand)
+            # What the gate adds to the recording: its capture read back, as memgate reads it.
+            read_back = (
+                timed([str(environment / "memray"), "stats", "--json", "-n", "30", "-f", "-o",
+                       str(work / "stats.json"), capture], project, measuring_env)
+                if workload
+                else 0.0
+            )  # fmt: skip
             memgate = timed([*nox, "-R", "-s", "memgate"], project, env, red=True)
             baseline = timed(
                 [*nox, "-R", "-s", "baseline", "--", "--runs", str(args.baseline_runs)],
                 project, env,
             )  # fmt: skip
-            rounds.append({"one run": one_run, "memgate": memgate, "baseline": baseline})
+            rounds.append(
+                {"one run": one_run, "read back": read_back, "memgate": memgate,
+                 "baseline": baseline}
+            )  # fmt: skip
             subprocess.run(["git", "checkout", "-q", "--", "."], cwd=project, check=False)
     finally:
         shutil.rmtree(work, ignore_errors=True)

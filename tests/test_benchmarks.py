@@ -135,7 +135,7 @@ def test_runtime_benchmark_reports_the_watch_thread_and_each_mode() -> None:
 
 def test_gate_cost_benchmark_reports_both_ratios() -> None:
     output = run_benchmark("gate_cost.py", "--runs", "1", "--baseline-runs", "1")
-    for name in ("one run", "memgate", "baseline"):
+    for name in ("one run", "read back", "memgate", "baseline"):
         assert re.search(rf"^  {name} +\d+\.\d\d s  \(\d+\.\d\d\)$", output, re.MULTILINE), output
     assert re.search(r"memgate / one measuring run by hand: \d+\.\d\dx", output), output
     assert re.search(r"baseline / 1 measuring runs by hand: \d+\.\d\dx", output), output
