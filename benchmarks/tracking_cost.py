@@ -7,9 +7,10 @@ memtest measures unmarked tests with one memray Tracker for the whole run, so th
 start per test is gone; what is left is memray recording each allocation. This times the same
 work (the pdm fixture's kind of test: an SQLite table filled and read, a JSON report round
 trip, ``--tests`` times) plainly, inside one Tracker writing every allocation (what memtest's
-run Tracker writes), and inside one Tracker writing an aggregated capture (memray's cheapest
-format, which keeps only the run's own high-water mark, so no test's peak), each round back to
-back; it prints the medians and the ratios to the plain run. docs/benchmarks.md quotes them.
+run Tracker writes), inside one Tracker writing an aggregated capture (memray's smallest
+format, which keeps only the run's own high-water mark, so no test's peak), and the time to read
+the first capture's records back as memtest does (memray's FileReader, one Python object a
+record), each round back to back; it prints the medians and the ratios to the plain run. docs/benchmarks.md quotes them.
 """
 
 from __future__ import annotations
@@ -59,12 +60,25 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work)
 
+        records: list[int] = []  # each capture's number of records
+
         def tracked(file_format: memray.FileFormat, index: int) -> Callable[[], None]:
             def run() -> None:
                 capture = folder / f"{file_format.name}-{index}.bin"
                 with memray.Tracker(capture, file_format=file_format):
                     suite()
-                capture.unlink()
+
+            return run
+
+        def read_back(index: int) -> Callable[[], None]:
+            """Every record of the run's capture, read as memtest reads it: one Python
+            object a record (memray's FileReader), in the order recorded."""
+
+            def run() -> None:
+                capture = folder / f"ALL_ALLOCATIONS-{index}.bin"
+                reader = memray.FileReader(capture)
+                records.append(sum(1 for _ in reader.get_allocation_records()))
+                reader.close()
 
             return run
 
@@ -78,6 +92,7 @@ def main() -> int:
                 "one Tracker, aggregated": timed(
                     tracked(memray.FileFormat.AGGREGATED_ALLOCATIONS, index)
                 ),
+                "reading every record back": timed(read_back(index)),
             }
             for index in range(args.runs)
         ]
@@ -87,6 +102,7 @@ def main() -> int:
         median = statistics.median(sample[name] for sample in rounds)
         ratio = statistics.median(sample[name] / sample["plain"] for sample in rounds)
         print(f"  {name:<32} {median:6.2f} s   {ratio:.2f}x plain ({plain:.2f} s)")
+    print(f"  records in one run's capture: {statistics.median(records):,.0f}")
     return 0
 
 

@@ -148,5 +148,8 @@ def test_tracking_cost_reproduction_reports_each_way(tmp_path) -> None:
     python = memory_environment(project) / "bin" / "python"
     output = run([str(python), "benchmarks/tracking_cost.py", "--runs", "1", "--tests", "2"],
                  TEMPLATE).stdout  # fmt: skip
-    for way in ("plain", "one Tracker, every allocation", "one Tracker, aggregated"):
+    ways = ("plain", "one Tracker, every allocation", "one Tracker, aggregated",
+            "reading every record back")  # fmt: skip
+    assert re.search(r"records in one run's capture: [1-9][\d,]*$", output, re.MULTILINE), output
+    for way in ways:
         assert re.search(rf"^  {way} +\d+\.\d\d s   \d+\.\d\dx plain", output, re.MULTILINE), output

@@ -256,7 +256,9 @@ def test_sharded_workflows_pass_actionlint_zizmor_and_the_schemas(sharded, actio
     github = sharded["github"]
     run([*actionlint, WORKFLOW, MEMORY_WORKFLOW], github)
     run(["zizmor", "--offline", "--min-severity", "medium", WORKFLOW, MEMORY_WORKFLOW], github)
-    run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", MEMORY_WORKFLOW], github)
+    run(
+        ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", MEMORY_WORKFLOW], github
+    )
     run(["check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", GITLAB, GITLAB_MEMORY],
         sharded["gitlab"])  # fmt: skip
     workflow = yaml.safe_load((github / MEMORY_WORKFLOW).read_text())
@@ -279,7 +281,7 @@ def test_one_shard_keeps_the_single_memtest_job(github: Path, gitlab: Path) -> N
 
 @pytest.mark.parametrize("shards", ["0", "33", "two"])
 def test_a_shard_count_out_of_range_is_refused(tmp_path: Path, shards: str) -> None:
-    with pytest.raises(ValueError, match="memtest_shards|int"):
+    with pytest.raises(ValueError, match=r"memtest_shards|int"):
         render(tmp_path / "p", memtest_shards=shards)
 
 
@@ -319,7 +321,8 @@ def test_sharded_jobs_run_as_ci_runs_them_and_merge_into_one_verdict(sharded, tm
 
     merged = github_shards()
     assert merged.returncode == 0, merged.stderr
-    assert "memtest in 3 shard(s)" in merged.stderr and "every shard green" in merged.stderr
+    assert "memtest in 3 shard(s)" in merged.stderr
+    assert "every shard green" in merged.stderr
     output, page = tmp_path / "output", tmp_path / "page"
     subprocess.run(["bash", "-c", show["run"]], cwd=project, check=True,
                    env={**env, "MEMWISE_REPORTS": "reports", "GITHUB_OUTPUT": str(output),

@@ -17,7 +17,7 @@ import copier
 import pytest
 
 from tests.existing_projects import BOT, PROJECTS, ExistingProject
-from tests.helpers import memory_environment, nox, run, session_env, template_source
+from tests.helpers import TEMPLATE, memory_environment, nox, run, session_env, template_source
 from tests.test_update import TOOLKIT_SUMMARY, TOOLKIT_SUMMARY_1_1
 
 ANSWERS = ".copier-answers.memwise.yml"
@@ -28,6 +28,9 @@ MEMWISE_FILES = re.compile(
 )
 
 pytestmark = pytest.mark.slow
+
+
+TOOLKIT_SRC = TEMPLATE / "template" / ".memwise" / "src"
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -291,6 +294,25 @@ def test_a_red_gate_draws_what_grew_in_an_adopted_project(tmp_path, template_rep
     assert [name for kind, name in marked if kind == "grew"] == [
         "distinctive_growth (scripts/load.py)"
     ]
+    # Where a developer looks first (as tests/test_verdict.py checks on the example): the
+    # verdict's first lines, the summary's and the pull-request comment's name the helper with
+    # its file:line, and the percent.
+    grown = load.read_text().splitlines().index("    return bytearray(4 * 1024 * 1024)") + 1
+    culprit = re.compile(rf"distinctive_growth \((?:scripts/)?load\.py:{grown}\)")
+    said = result.stderr.split("Session memgate aborted: ", 1)[1].splitlines()
+    assert re.match(r"Memory gate failed: .* \+[\d.]+ MiB \(\+[\d.]+%\)", said[0]), said[:3]
+    assert culprit.search("\n".join(said[:8])), said[:8]
+    summary = (root / "reports" / "memgate" / "summary.md").read_text()
+    assert re.search(r"\(\+[\d.]+%\)", summary.splitlines()[0]), summary[:500]
+    assert culprit.search("\n".join(summary.splitlines()[:15])), summary[:1500]
+    sys.path.insert(0, str(TOOLKIT_SRC))
+    from memwise import pr_comment
+
+    artifact = "https://github.com/acme/bot/actions/runs/1/artifacts/2"
+    comment = pr_comment.body(
+        {"memgate": pr_comment.section("memgate", summary, artifact, artifact)}
+    )
+    assert culprit.search("\n".join(comment.splitlines()[:20])), comment[:2000]
 
 
 def test_memwise_files_pass_the_projects_ruff_and_black(adopted) -> None:

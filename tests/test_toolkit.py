@@ -1093,7 +1093,7 @@ def test_shards_balance_by_recorded_durations_and_agree_only_on_the_same_ones() 
     ids = [f"tests/test_x.py::test_{number}" for number in range(12)]
     # One slow test and eleven quick ones: by count, one group would hold the slow test and
     # five others; by time, the slow test's group holds it alone.
-    durations = {node: 0.01 for node in ids}
+    durations = dict.fromkeys(ids, 0.01)
     durations[ids[7]] = 5.0
     groups = [Shard(index, 2).owns(ids, durations) for index in (1, 2)]
     assert sorted(node for group in groups for node in group) == sorted(ids)
@@ -1114,3 +1114,29 @@ def test_shards_balance_by_recorded_durations_and_agree_only_on_the_same_ones() 
     counted = ShardRecord(Shard(2, 2), ids, Shard(2, 2).owns(ids), "count")
     problems = merge([(Path("s1"), timed[0]), (Path("s2"), counted)]).problems
     assert any("different recorded durations" in problem for problem in problems)
+
+
+def test_the_readme_states_the_defaults_the_toolkit_uses(tmp_path: Path) -> None:
+    """The default column of the settings table is what ``load`` gives a project without the
+    key (a default changed in one place only fails here)."""
+    readme = (TOOLKIT / "README.md").read_text()
+    table = readme.split("<!-- settings -->\n", 1)[1].split("<!-- /settings -->", 1)[0]
+    stated = {
+        key: re.findall(r"`([^`]+)`", row.split("|")[2])
+        for row in table.splitlines()[2:]
+        for key in [tuple(re.findall(r"`([\w.-]+)`", row.split("|")[1]))]
+    }
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "plain"\nversion = "1"\n')
+    read = settings.load(tmp_path)
+    used = {
+        ("default-limit",): [f'"{read.default_limit}"'],
+        ("reports",): [f'"{read.reports}"'],
+        ("baseline",): [f'"{read.baseline}"'],
+        ("gate.runs",): [str(read.gate_runs)],
+        ("gate.noise-factor",): [f"{read.gate_noise_factor:g}"],
+        ("gate.relative", "gate.absolute-kib"): [
+            f"{read.gate_relative:g}", f"{read.gate_absolute_kib:g}"
+        ],
+    }  # fmt: skip
+    for keys, values in used.items():
+        assert stated[keys] == values, (keys, stated[keys], values)

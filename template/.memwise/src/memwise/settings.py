@@ -57,7 +57,10 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """What the memory sessions need to know about the project, defaults filled in."""
+    """What the memory sessions need to know about the project, defaults filled in.
+
+    A field's default is the setting's default: ``load`` reads it from here, and
+    .memwise/README.md's settings table states it (tests/test_toolkit.py ties the two)."""
 
     root: Path
     project: dict[str, Any]
@@ -173,14 +176,18 @@ def _settings(root: Path, project: dict[str, Any], table: dict[str, Any]) -> Set
         env=_env(table),
         pytest_args=_names(table, "pytest-args", []),
         profile_args=_names(table, "profile-args", []),
-        reports=_project_path(root, table, "reports", "reports"),
-        baseline=_project_path(root, table, "baseline", "memory-baseline.toml"),
+        reports=_project_path(root, table, "reports", str(Settings.reports)),
+        baseline=_project_path(root, table, "baseline", str(Settings.baseline)),
         workers=_workers(table),
         allow_unmeasured=_names(table, "allow-unmeasured", []),
         seed_pip=_flag(table, "seed-pip", _uses_tox_or_setup_py(root, project)),
-        gate_relative=_number(gate, "relative", 0.01, RELATIVE_MAX),
-        gate_absolute_kib=_number(gate, "absolute-kib", 16.0, ABSOLUTE_KIB_MAX),
-        gate_noise_factor=_number(gate, "noise-factor", 4.0, NOISE_FACTOR_MAX),
+        gate_relative=_number(gate, "relative", Settings.gate_relative, RELATIVE_MAX),
+        gate_absolute_kib=_number(
+            gate, "absolute-kib", Settings.gate_absolute_kib, ABSOLUTE_KIB_MAX
+        ),
+        gate_noise_factor=_number(
+            gate, "noise-factor", Settings.gate_noise_factor, NOISE_FACTOR_MAX
+        ),
         gate_runs=_runs(gate),
         gate_allow_missing=_names(gate, "allow-missing", [], "[tool.memwise.gate]"),
     )
@@ -354,7 +361,7 @@ def _workers(table: dict[str, Any]) -> str | None:
 
 
 def _runs(gate: dict[str, Any]) -> int:
-    value = gate.get("runs", 5)
+    value = gate.get("runs", Settings.gate_runs)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SettingsError(
             f"[tool.memwise.gate] runs must be a whole number of at least 1, not {value!r} "
