@@ -564,3 +564,15 @@ def test_a_test_over_its_limit_fails_the_gate_with_summary_and_flamegraphs(tmp_p
     drawn = [line for line in result.stderr.splitlines()
              if "memray flamegraph" in line and str(flamegraph) in line]  # fmt: skip
     assert len(drawn) == 1, drawn
+
+
+@pytest.mark.slow
+def test_a_baseline_with_nothing_to_measure_stops_after_its_first_run(tmp_path) -> None:
+    # No workload and no budgeted test: the first run says so, the other four are not made
+    # (the baseline reads its runs' captures back beside the next run: the check must not wait).
+    project = render(tmp_path / "bare", examples=False)
+    result = nox(project, "-s", "baseline", check=False)
+    assert result.returncode != 0
+    assert "nothing to measure: name a workload" in result.stderr, result.stderr[-2000:]
+    assert result.stderr.count("measuring, run ") == 1, result.stderr[-2000:]
+    assert not (project / "memory-baseline.toml").exists()

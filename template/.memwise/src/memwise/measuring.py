@@ -102,6 +102,12 @@ def measure_in_turn(
         if recording is not None:
             recording.result()
     manifest = read_manifest(session, settings, reports, code, may_select_none=True)
+    if recording is None and not gate.figures_of_tests(manifest):
+        # Said here, at once: not after a baseline's other runs measured nothing as well.
+        session.error(
+            "nothing to measure: name a workload ([tool.memwise] workload) or give tests a "
+            'memory budget (@pytest.mark.limit_memory("64 MB")); see .memwise/README.md'
+        )
     workload = capture if recording is not None else None
     return MeasuringRun(
         manifest, reader.submit(figures_of_run, session, settings, manifest, workload)
@@ -117,11 +123,6 @@ def figures_of_run(
     if stats:
         figures.update(gate.workload_figures(stats))
     figures.update(gate.figures_of_tests(manifest))
-    if not figures:
-        session.error(
-            "nothing to measure: name a workload ([tool.memwise] workload) or give tests a "
-            'memory budget (@pytest.mark.limit_memory("64 MB")); see .memwise/README.md'
-        )
     return Measurement(
         figures,
         gate.call_sites(stats, settings.root),
