@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -576,3 +577,59 @@ def test_a_baseline_with_nothing_to_measure_stops_after_its_first_run(tmp_path) 
     assert "nothing to measure: name a workload" in result.stderr, result.stderr[-2000:]
     assert result.stderr.count("measuring, run ") == 1, result.stderr[-2000:]
     assert not (project / "memory-baseline.toml").exists()
+
+
+@pytest.mark.slow
+def test_memgate_and_baseline_shards_add_up_to_one_verdict(tmp_path) -> None:
+    project = render_with_committed_baseline(tmp_path / "svc")
+    whole = set(tomllib.loads((project / "memory-baseline.toml").read_text())["environments"]
+                .popitem()[1]["figures"])  # fmt: skip
+    # A baseline of the whole suite does not compare with one group of it: said, and red.
+    split = nox(project, "-R", "-s", "memgate", "--", "--shard", "1/2", check=False)
+    assert split.returncode != 0
+    assert "this run measures as `PYTHONMALLOC=malloc, 2 shards`" in split.stderr, split.stderr
+    for index in (1, 2):
+        nox(project, "-R", "-s", "baseline", "--", "--runs", "1", "--shard", f"{index}/2")
+    (table,) = tomllib.loads((project / "memory-baseline.toml").read_text())[
+        "environments"
+    ].values()
+    assert set(table["figures"]) == whole  # the second shard kept the first one's figures
+    assert table["method"] == "PYTHONMALLOC=malloc, 2 shards"
+
+    def gate_in_shards() -> tuple[list[Path], list[subprocess.CompletedProcess[str]]]:
+        folders, results = [], []
+        for index in (1, 2):
+            results.append(
+                nox(project, "-R", "-s", "memgate", "--", "--shard", f"{index}/2", check=False)
+            )
+            folder = tmp_path / f"gate-{index}"
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.copytree(project / "reports" / "memgate", folder)
+            folders.append(folder)
+        return folders, results
+
+    folders, results = gate_in_shards()
+    assert [result.returncode for result in results] == [0, 0], results[-1].stderr
+    compared = [set(json.loads((f / "gate.json").read_text())["figures"]) for f in folders]
+    assert compared[0] | compared[1] == whole  # every figure of the baseline, once
+    assert not compared[0] & compared[1]
+    merged = nox(project, "-R", "-s", "memreport", "--", *map(str, folders))
+    assert f"memgate in 2 shard(s): {len(whole)} figure(s) compared, every shard green" in (
+        merged.stderr
+    )
+    missing = nox(project, "-R", "-s", "memreport", "--", str(folders[0]), check=False)
+    assert missing.returncode != 0
+    assert "shard 2/2 missing" in missing.stderr
+    # A test of the second group grows: that shard is red, and the merge names it.
+    grown = next(name for name in sorted(compared[1]) if "[" not in name and name.endswith(" peak"))
+    growth.grow_test_peak(project, grown.split("::")[-1].removesuffix(" peak"), 1024 * 1024)
+    folders, results = gate_in_shards()
+    assert [result.returncode == 0 for result in results] == [True, False]
+    merged = nox(project, "-R", "-s", "memreport", "--", *map(str, folders), check=False)
+    assert merged.returncode != 0
+    short = grown.split("::")[-1]
+    assert re.search(rf"shard 2/2: Memory gate failed: {re.escape(short)}", merged.stderr), (
+        merged.stderr
+    )
+    summary = (project / "reports" / "memreport" / "summary.md").read_text()
+    assert "### shard 2/2" in summary

@@ -15,7 +15,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,6 +171,17 @@ def figures_of_tests(manifest: Manifest) -> dict[str, int]:
         for test in manifest.tests
         if test.peak_bytes is not None and test.outcome != "skipped"
     }
+
+
+def shard_figures(
+    names: Iterable[str], first: bool, selected: Iterable[str], collected: Iterable[str]
+) -> set[str]:
+    """The figures one shard of the budgeted tests answers for: its group's tests' peaks, and
+    with the first group every other figure no shard collected (the workload's, and those of
+    tests that are gone, named missing once). The shards' parts add up to the whole."""
+    ran = {f"{node} peak" for node in selected}
+    anywhere = {f"{node} peak" for node in collected}
+    return {name for name in names if name in ran or (first and name not in anywhere)}
 
 
 WORKLOAD_PEAK = "workload peak"

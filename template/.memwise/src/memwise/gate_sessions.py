@@ -5,6 +5,7 @@ arithmetic is in ``memwise.gate``, the file in ``memwise.baseline``, the reports
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -28,11 +29,17 @@ from memwise.measuring import (
     measure_in_turn,
     tolerance_of,
 )
-from memwise.options import parse, parse_baseline_runs, parse_no_options
+from memwise.options import (
+    parse,
+    parse_baseline,
+    parse_no_options,
+    parse_shard_option,
+)
 from memwise.pytest_runs import keep_failing_captures
 from memwise.reports import flamegraphs, fresh_folder, listing
 from memwise.run_lock import one_run
 from memwise.settings import Settings
+from memwise.shards import GATE_FILE, SHARD_FILE, Shard, ShardError, ShardRecord
 from memwise.verdict import (
     Verdict,
     culprits_of,
@@ -43,17 +50,21 @@ from memwise.verdict import page as verdict_page
 
 
 def memgate(session: nox.Session, settings: Settings, python: str) -> None:
-    parse(session, lambda words: parse_no_options("memgate", MEMGATE_HELP, words))
+    shard = parse(
+        session, lambda words: parse_shard_option("memgate", MEMGATE_HELP, words)
+    )
     started = time.perf_counter()
     path = settings.root / settings.baseline
     env = baseline.environment(python)
     record = baseline_record(
-        session, settings, path, env
+        session, settings, path, env, shard.count if shard is not None else None
     )  # before measuring: fail fast
     install(session, settings)
     reports = fresh_folder(session, settings.root / settings.reports / "memgate")
-    run = measure(session, settings, reports)
+    run = measure(session, settings, reports, shard=shard)
     write_measured(reports, path.name, env, run)
+    if shard is not None and record is not None:
+        record = shard_part(session, record, shard, reports)
     if record is None:
         kept = keep_failing_captures(run.manifest, reports)
         if run.manifest.failed:
@@ -86,6 +97,7 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
     )  # fmt: skip
     summary = reports / "summary.md"
     summary.write_text(markdown(verdict), "utf-8")
+    write_gate_verdict(reports, verdict.passed, comparisons, shard)
     page = reports / "report.html"
     page.write_text(verdict_page(verdict, f"Memory gate: {env}"), "utf-8")
     for comparison in verdict.within:
@@ -115,10 +127,45 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
         if missing:
             problems.append(missing_message(missing, path.name))
         session.error("\n".join([*problems, f"summary: {summary}", f"report: {page}"]))
+    of_shard = f", shard {shard}" if shard is not None else ""
     session.log(
-        f"memory gate passed on Python {python}: {len(comparisons) - len(new)} figure(s) "
-        f"compared in {elapsed:.1f} s ({tolerance}); summary: {summary}"
+        f"memory gate passed on Python {python}{of_shard}: {len(comparisons) - len(new)} "
+        f"figure(s) compared in {elapsed:.1f} s ({tolerance}); summary: {summary}"
     )
+
+
+def shard_part(
+    session: nox.Session, record: baseline.Record, shard: Shard, reports: Path
+) -> baseline.Record:
+    """The baseline's figures this shard measures: its group's tests, and with the first
+    group the workload and every test figure no shard collected (so a test that is gone is
+    named missing once). The shards' parts add up to the whole file (``memwise.shards``)."""
+    try:
+        groups = ShardRecord.read(reports / SHARD_FILE)
+    except ShardError as error:
+        session.error(f"memgate --shard {shard}: {error}")
+    owned = gate.shard_figures(
+        record.figures, shard.index == 1, groups.selected, groups.collected
+    )
+    return baseline.Record(
+        {name: size for name, size in record.figures.items() if name in owned},
+        {name: size for name, size in record.noise.items() if name in owned},
+        record.sites if shard.index == 1 else {},
+        record.runs,
+        record.method,
+    )
+
+
+def write_gate_verdict(
+    reports: Path, passed: bool, comparisons: list[gate.Comparison], shard: Shard | None
+) -> None:
+    """gate.json: what `nox -s memreport` reads of a memgate's report folder."""
+    data = {
+        "passed": passed,
+        "shard": str(shard) if shard is not None else None,
+        "figures": sorted(c.name for c in comparisons if c.status != "new"),
+    }
+    (reports / GATE_FILE).write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
 MEMGATE_HELP = (
@@ -130,10 +177,15 @@ MEMGATE_HELP = (
 
 
 def baseline_record(
-    session: nox.Session, settings: Settings, path: Path, env: str
+    session: nox.Session,
+    settings: Settings,
+    path: Path,
+    env: str,
+    shards: int | None = None,
 ) -> baseline.Record | None:
     """This environment's record; the session stops on a broken file, on figures measured
-    another way, and in CI (CI set) on a missing file or environment."""
+    another way (another allocator, or the budgeted tests split into another number of
+    ``shards``), and in CI (CI set) on a missing file or environment."""
     try:
         record = baseline.read(path).get(env)
     except baseline.BaselineError as error:
@@ -143,7 +195,17 @@ def baseline_record(
             f"{missing_baseline(path, env)} In CI the gate must compare something: commit the "
             "file, or copy it from this job's reports (reports/memgate/) and commit it."
         )
-    if record is not None and record.method != baseline.METHOD:
+    expected = baseline.method_of(shards)
+    if record is not None and record.method.startswith(baseline.METHOD):
+        if record.method != expected:
+            session.error(
+                f"{path} holds figures of {env} measured as `{record.method}`, and this run "
+                f"measures as `{expected}`: a budgeted test's peak can depend on the tests run "
+                "before it in its process, so the gate compares only figures of the same split. "
+                "Run memgate with the baseline's --shard K/N for each K, or record the baseline "
+                "again as this run measures (`nox -s baseline` with the same --shard, each K)"
+            )
+    elif record is not None:
         session.error(
             f"{path} holds figures of {env} measured with {record.method}, and memwise now "
             f"measures with {baseline.METHOD} (steadier figures): record them again with "
@@ -223,7 +285,8 @@ def regression_message(
 
 
 def baseline_session(session: nox.Session, settings: Settings, python: str) -> None:
-    count = parse(session, lambda words: parse_baseline_runs(words, settings.gate_runs))
+    options = parse(session, lambda words: parse_baseline(words, settings.gate_runs))
+    count, shard = options.runs, options.shard
     path = settings.root / settings.baseline
     try:  # before measuring: the other environments' figures are kept from this file
         baseline.read(path)
@@ -242,7 +305,9 @@ def baseline_session(session: nox.Session, settings: Settings, python: str) -> N
             session.log(f"measuring, run {number + 1} of {count}")
             into = folder / f"run-{number + 1}"
             into.mkdir()
-            run = measure_in_turn(session, settings, into, reader, compiled=number > 0)
+            run = measure_in_turn(
+                session, settings, into, reader, compiled=number > 0, shard=shard
+            )
             if run.manifest.failed:
                 session.error(
                     "tests failed their memory limits: fix them (`nox -s memtest`) before "
@@ -253,10 +318,12 @@ def baseline_session(session: nox.Session, settings: Settings, python: str) -> N
     figures, noise = gate.median_and_noise([run.figures for run in runs])
     sites, _ = gate.median_and_noise([run.sites for run in runs])
     env = baseline.environment(python)
+    method = baseline.method_of(shard.count if shard is not None else None)
+    record = baseline.Record(figures, noise, sites, runs=len(runs), method=method)
+    if shard is not None:
+        record = with_other_shards(session, path, env, record, shard, folder / "run-1")
     try:
-        baseline.write(
-            path, env, baseline.Record(figures, noise, sites, runs=len(runs))
-        )
+        baseline.write(path, env, record)
     except baseline.BaselineError as error:
         session.error(f"{error} (the other environments' figures are kept from it)")
     session.log(
@@ -264,6 +331,41 @@ def baseline_session(session: nox.Session, settings: Settings, python: str) -> N
     )
     for warning in gate.unsteady_figures(figures, noise, tolerance_of(settings)):
         session.warn(warning)
+
+
+def with_other_shards(
+    session: nox.Session,
+    path: Path,
+    env: str,
+    record: baseline.Record,
+    shard: Shard,
+    run: Path,
+) -> baseline.Record:
+    """This shard's figures, with the other shards' kept from the file where they were
+    measured with the same split (``gate.shard_figures`` says which figures are whose)."""
+    try:
+        groups = ShardRecord.read(run / SHARD_FILE)
+    except ShardError as error:
+        session.error(f"baseline --shard {shard}: {error}")
+    kept = baseline.read(path).get(env)
+    if kept is None or kept.method != record.method:
+        session.warn(
+            f"{path.name} holds no figures of {env} measured in {shard.count} shards: it gets "
+            f"shard {shard}'s alone. Record the others with `nox -s baseline -- --shard "
+            f"K/{shard.count}` for each other K"
+        )
+        return record
+    theirs = set(kept.figures) - gate.shard_figures(
+        kept.figures, shard.index == 1, groups.selected, groups.collected
+    )
+    session.log(f"kept {len(theirs)} figure(s) of the other shards from {path.name}")
+    return baseline.Record(
+        {**{name: kept.figures[name] for name in theirs}, **record.figures},
+        {**{name: kept.noise.get(name, 0) for name in theirs}, **record.noise},
+        record.sites if shard.index == 1 else kept.sites,
+        record.runs,
+        record.method,
+    )
 
 
 def memhistory(session: nox.Session, settings: Settings, python: str) -> None:

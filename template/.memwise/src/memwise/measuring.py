@@ -18,6 +18,7 @@ from memwise.environment import bytecode_env, compile_bytecode, program_env
 from memwise.manifest import Manifest
 from memwise.pytest_runs import memtest_flags, read_manifest, run_pytest
 from memwise.settings import Settings
+from memwise.shards import Shard
 
 SITES = 30  # call sites of the workload kept per baseline (memray stats -n)
 
@@ -42,14 +43,21 @@ MEASURING_ENV = {"PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"}
 
 
 def measure(
-    session: nox.Session, settings: Settings, reports: Path, *, compiled: bool = False
+    session: nox.Session,
+    settings: Settings,
+    reports: Path,
+    *,
+    compiled: bool = False,
+    shard: Shard | None = None,
 ) -> Measurement:
     """The gate's figures: the workload's peak and total allocated (and its bytes per call
     site), and each budgeted test's peak. ``compiled``: this session wrote the bytecode for
-    an earlier run of the same code (baseline's runs after its first), so it is current."""
+    an earlier run of the same code (baseline's runs after its first), so it is current.
+    ``shard``: only its group of the budgeted tests (``memwise.shards``), and the workload
+    with the first group."""
     with ThreadPoolExecutor(max_workers=1) as reader:
         return measure_in_turn(
-            session, settings, reports, reader, compiled=compiled
+            session, settings, reports, reader, compiled=compiled, shard=shard
         ).result()
 
 
@@ -71,6 +79,7 @@ def measure_in_turn(
     reader: Executor,
     *,
     compiled: bool = False,
+    shard: Shard | None = None,
 ) -> MeasuringRun:
     """One measuring run; ``reader`` reads its workload's capture back (``memray stats``)
     while the caller goes on, so a baseline's next run measures meanwhile.
@@ -84,13 +93,16 @@ def measure_in_turn(
         compile_bytecode(session, settings)
     env = {**program_env(settings), **MEASURING_ENV, **bytecode_env(session)}
     capture = reports / "workload.bin"
+    measures_workload = settings.workload and (shard is None or shard.index == 1)
     with ThreadPoolExecutor(max_workers=1) as beside:
         recording = (
             beside.submit(record_workload, session, settings, capture, env)
-            if settings.workload
+            if measures_workload
             else None
         )
         flags = memtest_flags(settings, reports, "gate")
+        if shard is not None:
+            flags.append(f"--memwise-shard={shard}")
         code = run_pytest(
             # pytest's cache inside the reports: the project's .pytest_cache stays as it was
             # (and pytest-memray before 1.11 fails every limit_memory test without a cache
@@ -102,7 +114,8 @@ def measure_in_turn(
         if recording is not None:
             recording.result()
     manifest = read_manifest(session, settings, reports, code, may_select_none=True)
-    if recording is None and not gate.figures_of_tests(manifest):
+    # A later shard's group may hold no budgeted test: the shards' figures add up.
+    if recording is None and not gate.figures_of_tests(manifest) and shard is None:
         # Said here, at once: not after a baseline's other runs measured nothing as well.
         session.error(
             "nothing to measure: name a workload ([tool.memwise] workload) or give tests a "

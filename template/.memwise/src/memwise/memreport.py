@@ -1,20 +1,24 @@
-"""`nox -s memreport -- FOLDER...`: one verdict from the report folders of memtest's shards."""
+"""`nox -s memreport -- FOLDER...`: one verdict from the report folders of memtest's shards,
+or of memgate's (`nox -s memgate -- --shard K/N`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import nox
 
 from memwise.manifest import MANIFEST_NAME, Manifest
 from memwise.reports import fresh_folder
 from memwise.settings import Settings
-from memwise.shards import SHARD_FILE, ShardError, ShardRecord, merge
+from memwise.shards import GATE_FILE, SHARD_FILE, ShardError, ShardRecord, merge
 from memwise.sizes import MIB
 
 USAGE = (
     "usage: nox -s memreport -- FOLDER...  (the reports/memtest folders of the runs of "
-    "`nox -s memtest -- --shard K/N`, one per shard)"
+    "`nox -s memtest -- --shard K/N`, one per shard, or the reports/memgate folders of "
+    "`nox -s memgate -- --shard K/N`)"
 )
 
 
@@ -23,17 +27,30 @@ def memreport(session: nox.Session, settings: Settings) -> None:
         session.error(USAGE)
     shards: list[tuple[Path, ShardRecord]] = []
     manifests: dict[int, Manifest] = {}
+    gates: dict[int, dict[str, Any]] = {}
     for folder in map(Path, session.posargs):
         try:
             record = ShardRecord.read(folder / SHARD_FILE)
             manifest = Manifest.read(folder / MANIFEST_NAME)
+            if (folder / GATE_FILE).is_file():
+                gates[record.shard.index] = {
+                    **json.loads((folder / GATE_FILE).read_text(encoding="utf-8")),
+                    "folder": folder,
+                }
         except ShardError as error:
             session.error(str(error))
         except (OSError, ValueError, KeyError, TypeError) as error:
             session.error(f"{folder}: no manifest memwise wrote ({error}); {USAGE}")
         shards.append((folder, record))
         manifests[record.shard.index] = manifest
+    if gates and len(gates) != len(shards):
+        session.error(
+            "give the report folders of one session's shards: memtest's or memgate's, not both"
+        )
     merged = merge(shards)
+    if gates:
+        gate_report(session, settings, merged.problems, merged.count, gates)
+        return
     failures = [
         f"shard {index}/{merged.count}: {test.nodeid}: "
         + (
@@ -65,6 +82,52 @@ def memreport(session: nox.Session, settings: Settings) -> None:
     )
     reports = fresh_folder(session, settings.root / settings.reports / "memreport")
     (reports / "summary.md").write_text(summary + "\n", encoding="utf-8")
+    if red:
+        session.error(f"{headline}:\n" + "\n".join(f"  {line}" for line in red))
+    session.log(f"{headline}; summary: {reports / 'summary.md'}")
+
+
+def gate_report(
+    session: nox.Session,
+    settings: Settings,
+    problems: list[str],
+    count: int,
+    gates: dict[int, dict[str, Any]],
+) -> None:
+    """memgate's shards: red when a shard's gate failed (its summary follows), when a figure
+    was compared in two shards, or when the shards do not add up (``memwise.shards.merge``)."""
+    red = list(problems)
+    compared: dict[str, int] = {}
+    red_summaries: dict[int, str] = {}
+    for index, verdict in sorted(gates.items()):
+        if not verdict.get("passed"):
+            shard_summary = Path(verdict["folder"]) / "summary.md"
+            text = (
+                shard_summary.read_text(encoding="utf-8")
+                if shard_summary.is_file()
+                else ""
+            )
+            red_summaries[index] = text
+            first = text.splitlines()[0].lstrip("#❌ ").strip() if text else "red"
+            red.append(f"shard {index}/{count}: {first}")
+        for name in verdict.get("figures", []):
+            if name in compared:
+                red.append(
+                    f"{name} was compared in shards {compared[name]} and {index}"
+                )
+            compared[name] = index
+    headline = f"memgate in {count} shard(s): {len(compared)} figure(s) compared" + (
+        f", {len(red)} problem(s)" if red else ", every shard green"
+    )
+    details = "".join(
+        f"\n\n### shard {index}/{count}\n\n{text}"
+        for index, text in red_summaries.items()
+    )
+    summary = f"## {'❌' if red else '✅'} {headline}\n" + "".join(
+        f"\n- {line}" for line in red
+    )
+    reports = fresh_folder(session, settings.root / settings.reports / "memreport")
+    (reports / "summary.md").write_text(summary + details + "\n", encoding="utf-8")
     if red:
         session.error(f"{headline}:\n" + "\n".join(f"  {line}" for line in red))
     session.log(f"{headline}; summary: {reports / 'summary.md'}")

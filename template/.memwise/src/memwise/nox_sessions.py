@@ -92,7 +92,7 @@ def memtest(session: nox.Session) -> None:
 
 @nox.session(python=False, default=False)
 def memreport(session: nox.Session) -> None:
-    """Merge the report folders of memtest's shards (`--shard K/N`) into one verdict."""
+    """One verdict from the report folders of memtest's or memgate's shards (--shard K/N)."""
     memreport_session.memreport(session, SETTINGS)
 
 

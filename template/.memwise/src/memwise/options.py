@@ -15,6 +15,8 @@ from typing import TypeVar
 
 import nox
 
+from memwise.shards import Shard, ShardError
+
 Parsed = TypeVar("Parsed")
 
 
@@ -167,8 +169,15 @@ def parse_profile_options(words: list[str]) -> Options:
     return Options(program, tool_args=words[:start])
 
 
-def parse_baseline_runs(words: list[str], default: int) -> int:
-    """Options of baseline: `--runs N`, measuring runs this once (default: gate.runs)."""
+@dataclass(frozen=True)
+class BaselineOptions:
+    runs: int
+    shard: Shard | None = None
+
+
+def parse_baseline(words: list[str], default: int) -> BaselineOptions:
+    """Options of baseline: `--runs N`, measuring runs this once (default: gate.runs), and
+    `--shard K/N`, the K-th of N groups of the budgeted tests (as memgate measures them)."""
     parser = _Parser(
         prog="nox -s baseline --",
         description="Measure the gate's figures and record their medians and noise.",
@@ -177,12 +186,26 @@ def parse_baseline_runs(words: list[str], default: int) -> int:
         "--runs", type=int, default=default,
         help=f"measuring runs, 1 or more (default: [tool.memwise.gate] runs, here {default})",
     )  # fmt: skip
-    runs: int = parser.parse_args(words).runs
-    if runs < 1:
+    parser.add_argument(
+        "--shard", metavar="K/N", default=None,
+        help="record only the K-th of N groups of the budgeted tests (the first group also the "
+        "workload), keeping the other groups' figures of the file: run it for each K",
+    )  # fmt: skip
+    parsed = parser.parse_args(words)
+    if parsed.runs < 1:
         raise OptionsError(
-            f"--runs must be 1 or more, not {runs}\n{parser.format_usage()}"
+            f"--runs must be 1 or more, not {parsed.runs}\n{parser.format_usage()}"
         )
-    return runs
+    try:
+        shard = Shard.parse(parsed.shard) if parsed.shard is not None else None
+    except ShardError as error:
+        raise OptionsError(f"{error}\n{parser.format_usage()}") from None
+    return BaselineOptions(parsed.runs, shard)
+
+
+def parse_baseline_runs(words: list[str], default: int) -> int:
+    """baseline's measuring runs (``parse_baseline``)."""
+    return parse_baseline(words, default).runs
 
 
 def _leading_options(words: list[str], with_value: set[str]) -> list[str]:
@@ -203,6 +226,25 @@ def _program(words: list[str]) -> Program | None:
             raise OptionsError("-m needs a module name, e.g. `-m mypackage.tool`")
         return Program(words[1], module=True, args=words[2:])
     return Program(words[0], args=words[1:])
+
+
+def parse_shard_option(
+    session: str, description: str, words: list[str]
+) -> Shard | None:
+    """A session whose one option is `--shard K/N`: the K-th of N groups of its tests."""
+    parser = _Parser(prog=f"nox -s {session} --", description=description)
+    parser.add_argument(
+        "--shard", metavar="K/N", default=None,
+        help="measure only the K-th of N groups of the budgeted tests (the first group also "
+        "measures the workload); `nox -s memreport -- FOLDER...` merges the groups' reports",
+    )  # fmt: skip
+    spec: str | None = parser.parse_args(words).shard
+    if spec is None:
+        return None
+    try:
+        return Shard.parse(spec)
+    except ShardError as error:
+        raise OptionsError(f"{error}\n{parser.format_usage()}") from None
 
 
 def parse_no_options(session: str, description: str, words: list[str]) -> None:

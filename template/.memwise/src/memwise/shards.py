@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SHARD_FILE = "shard.json"
+GATE_FILE = (
+    "gate.json"  # a memgate's verdict and the figures it compared, for memreport
+)
 DURATIONS_KEY = (
     "memwise/durations"  # pytest's cache: node id -> seconds, from the last runs
 )
