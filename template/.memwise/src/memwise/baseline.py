@@ -37,7 +37,8 @@ METHOD = "PYTHONMALLOC=malloc"
 def method_of(shards: int | None) -> str:
     """How figures are measured: the allocator, and the number of shards when the budgeted
     tests were split (`--shard K/N`): a test's peak can depend on the tests that ran before it
-    in its process, so figures of one split compare only with figures of the same split."""
+    in its process, so figures of one split compare only with figures of the same split.
+    """
     return METHOD if shards is None or shards == 1 else f"{METHOD}, {shards} shards"
 
 

@@ -139,7 +139,8 @@ def shard_part(
 ) -> baseline.Record:
     """The baseline's figures this shard measures: its group's tests, and with the first
     group the workload and every test figure no shard collected (so a test that is gone is
-    named missing once). The shards' parts add up to the whole file (``memwise.shards``)."""
+    named missing once). The shards' parts add up to the whole file (``memwise.shards``).
+    """
     try:
         groups = ShardRecord.read(reports / SHARD_FILE)
     except ShardError as error:
@@ -342,7 +343,8 @@ def with_other_shards(
     run: Path,
 ) -> baseline.Record:
     """This shard's figures, with the other shards' kept from the file where they were
-    measured with the same split (``gate.shard_figures`` says which figures are whose)."""
+    measured with the same split (``gate.shard_figures`` says which figures are whose).
+    """
     try:
         groups = ShardRecord.read(run / SHARD_FILE)
     except ShardError as error:

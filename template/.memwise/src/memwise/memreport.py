@@ -95,7 +95,8 @@ def gate_report(
     gates: dict[int, dict[str, Any]],
 ) -> None:
     """memgate's shards: red when a shard's gate failed (its summary follows), when a figure
-    was compared in two shards, or when the shards do not add up (``memwise.shards.merge``)."""
+    was compared in two shards, or when the shards do not add up (``memwise.shards.merge``).
+    """
     red = list(problems)
     compared: dict[str, int] = {}
     red_summaries: dict[int, str] = {}

@@ -177,7 +177,8 @@ class BaselineOptions:
 
 def parse_baseline(words: list[str], default: int) -> BaselineOptions:
     """Options of baseline: `--runs N`, measuring runs this once (default: gate.runs), and
-    `--shard K/N`, the K-th of N groups of the budgeted tests (as memgate measures them)."""
+    `--shard K/N`, the K-th of N groups of the budgeted tests (as memgate measures them).
+    """
     parser = _Parser(
         prog="nox -s baseline --",
         description="Measure the gate's figures and record their medians and noise.",

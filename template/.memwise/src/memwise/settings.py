@@ -60,7 +60,8 @@ class Settings:
     """What the memory sessions need to know about the project, defaults filled in.
 
     A field's default is the setting's default: ``load`` reads it from here, and
-    .memwise/README.md's settings table states it (tests/test_toolkit.py ties the two)."""
+    .memwise/README.md's settings table states it (tests/test_toolkit.py ties the two).
+    """
 
     root: Path
     project: dict[str, Any]
