@@ -19,6 +19,8 @@ machines are noisy. The figures and the method are in docs/benchmarks.md.
    memtest against pytest-memray alone (`pytest --memray`, its Tracker per test) the same way;
    both again in one process (`-n 0`); and, apart, what the workers gain: plain pytest in one
    process against plain pytest with memtest's workers.
+   Then the service-like suite in two shards started at once (`--shard 1/2` and `2/2`, one
+   process each: two runners) against one runner, paired.
 6. the shared environment: the first `nox -s baseline -- --runs 1` after memtest, timed, and
    whether it installed anything (it should reuse memtest's environment).
 7. profile and flamegraph against the program's own time: `nox -R -s flamegraph` and
@@ -171,6 +173,20 @@ def workload_ratio(
     return [(sample["session"], sample["alone"]) for sample in times]
 
 
+def shards_at_once(commands: list[list[str]], cwd: Path) -> float:
+    """Wall seconds of the commands started together, as parallel CI runners run shards."""
+    start = time.perf_counter()
+    running = [
+        subprocess.Popen(
+            command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for command in commands
+    ]
+    if any(process.wait() != 0 for process in running):
+        raise SystemExit(f"a shard failed: {commands}")
+    return time.perf_counter() - start
+
+
 def relock(project: Path) -> float:
     """Seconds uv takes to resolve the project again: round trips to the index, mostly."""
     (project / "uv.lock").unlink()
@@ -294,6 +310,23 @@ def main() -> int:
             path = project / "tests" / file
             path.write_text(suite.replace("TESTS", str(size)))
             suites[f"{size} {name}"] = rounds(commands, [str(path)], project, args.runs)
+        # Two shards at once (two runners, one core each here) against one runner, in one
+        # process each: the service-like suite, paired round by round.
+        service_suite = str(project / "tests" / "test_service_like.py")
+        one_runner = [*memtest, *one_process, service_suite]
+        sharded = [
+            # Each its own reports, as on its own runner (the last of a repeated flag wins).
+            [*one_runner, f"--memwise-shard={index}/2",
+             f"--memwise-manifest={project / f'shard-{index}' / 'manifest.json'}",
+             f"--memray-bin-path={project / f'shard-{index}' / 'captures'}",
+             f"--junitxml={project / f'shard-{index}' / 'junit.xml'}"]
+            for index in (1, 2)
+        ]  # fmt: skip
+        for index in (1, 2):
+            (project / f"shard-{index}").mkdir(exist_ok=True)
+        shard_pairs = [
+            (timed(one_runner, project), shards_at_once(sharded, project)) for _ in range(args.runs)
+        ]
         peer = (statistics.median(peer_samples), peer_samples) if peer_samples else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -334,6 +367,10 @@ def main() -> int:
             times = ", ".join(f"{sample[first]:.2f}/{sample[second]:.2f}" for sample in samples)
             print(f"{label + ', ' + suite:<44} {ratio_of(samples, first, second):6.2f} x   "
                   f"({how}; runs, {first}/{second} s: {times})")  # fmt: skip
+    times = ", ".join(f"{sharded:.2f}/{one:.2f}" for one, sharded in shard_pairs)
+    shard_ratio = statistics.median(sharded / one for one, sharded in shard_pairs)
+    print(f"{'memtest in 2 shards at once / one runner':<44} {shard_ratio:6.2f} x   "
+          f"(the service-like suite, one process each; runs, sharded/one s: {times})")  # fmt: skip
     installs = "installed nothing: reused memtest's environment" if reused else "INSTALLED AGAIN"
     print(f"{'first baseline after memtest (1 run)':<44} {first_baseline:6.2f} s   ({installs})")
     for label, pairs_of_session in [

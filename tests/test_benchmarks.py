@@ -56,6 +56,9 @@ def test_speed_benchmark_reports_each_figure(tmp_path) -> None:
         seconds[figure] = float(found.group(1))
     # The first memtest comes after a render.
     assert seconds["time to green"] > seconds["render"]
+    assert re.search(
+        r"^memtest in 2 shards at once / one runner +\d+\.\d\d x", output, re.MULTILINE
+    ), output
     for suite in ("its own suite", "40 small tests", "30 service-like tests"):
         for against in ("plain pytest", "pytest-memray alone"):
             assert re.search(

@@ -84,9 +84,9 @@ def measure_in_turn(
     """One measuring run; ``reader`` reads its workload's capture back (``memray stats``)
     while the caller goes on, so a baseline's next run measures meanwhile.
 
-    Reading a capture back takes longer than recording it (25 million allocations: 10.4 s
-    against 5.7 s, docs/benchmarks.md), and the figures are bytes, which another process
-    beside them does not change. The workload is recorded beside the tests: two processes
+    Reading a capture back takes about as long as recording it (a workload of 25 million
+    allocations: docs/benchmarks.md, "The gate's fixed costs"), and the figures are bytes,
+    which another process beside them does not change. The workload is recorded beside the tests: two processes
     whose allocations do not depend on each other.
     """
     if not compiled:
