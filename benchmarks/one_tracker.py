@@ -1,13 +1,15 @@
 """memtest's one Tracker for the run against pytest-memray's Tracker per test: the same peaks?
 
-Usage: python benchmarks/one_tracker.py PROJECT [PYTEST ARGS...]
+Usage: python benchmarks/one_tracker.py PROJECT [--again] [PYTEST ARGS...]
 
 PROJECT is a memwise project whose memory environment exists (`nox -s memtest` ran in it).
 The project's tests run twice in one process with memwise's plugin and the default budget:
 with `--memray` (pytest-memray's Tracker for each test, what memtest did until this round)
 and with `--memwise-one-tracker` (what memtest does now). It prints how many tests have the
-same peak to the byte, the largest difference, and each test that differs. docs/benchmarks.md
-has the figures and what they mean for the gate's tolerance.
+same peak to the byte, the largest difference, and each test that differs. With `--again`
+each way runs a second time too, and it prints how far each way differs from itself: the
+noise the comparison stands on. docs/benchmarks.md has the figures and what they mean for the
+gate's tolerance.
 """
 
 from __future__ import annotations
@@ -42,11 +44,29 @@ def peaks(project: Path, mode: str, folder: Path, args: list[str]) -> dict[str, 
     }
 
 
+def differing(first: dict[str, int], second: dict[str, int]) -> list[int]:
+    """The differences, in bytes, of the tests whose peaks are not the same."""
+    return [
+        second[node] - first[node]
+        for node in first
+        if node in second and first[node] != second[node]
+    ]
+
+
 def main() -> int:
     project, args = Path(sys.argv[1]).resolve(), sys.argv[2:]
+    again = "--again" in args
+    args = [arg for arg in args if arg != "--again"]
     with tempfile.TemporaryDirectory() as work:
         per_test = peaks(project, "--memray", Path(work), args)
         one = peaks(project, "--memwise-one-tracker", Path(work), args)
+        if again:
+            for mode, first in (("--memray", per_test), ("--memwise-one-tracker", one)):
+                second = peaks(project, mode, Path(work) / "again", args)
+                apart = differing(first, second)
+                largest = max(apart, key=abs, default=0)
+                print(f"{mode} against itself, two runs: {len(apart)} of {len(first)} tests "
+                      f"differ, largest {largest:+d} bytes")  # fmt: skip
     both = sorted(set(per_test) & set(one))
     differences = {nodeid: one[nodeid] - per_test[nodeid] for nodeid in both}
     same = [nodeid for nodeid, difference in differences.items() if difference == 0]
