@@ -134,7 +134,12 @@ def test_one_tracker_gives_every_test_the_peak_of_a_tracker_per_test(suite) -> N
         allowed = line_tables if nodeid in functions else 16 * 1024
         assert abs((peak or 0) - (peaks(per_test)[nodeid] or 0)) <= allowed, nodeid
     same = [nodeid for nodeid in functions if peaks(one)[nodeid] == peaks(per_test)[nodeid]]
-    assert len(same) >= len(functions) - 1
+    differ = [(node, peaks(one)[node], peaks(per_test)[node]) for node in functions - set(same)]
+    # From 3.12 no line table is made while tracing: every function's figure is the same bytes.
+    # Before it, each differing test is bounded above by one line table; how many differ varied
+    # between runs on a loaded machine (1, and once 2 of 20), so the bound is what is held.
+    if sys.version_info >= (3, 12):
+        assert differ == [], differ
     by_id = {test.nodeid: test for test in one.tests}
     marked = by_id["test_varied.py::test_with_a_marker_of_its_own"]
     assert marked.measured_by == "pytest-memray"  # a marker of its own: its own Tracker
