@@ -4,6 +4,7 @@ that user would (a real render, the real nox sessions), each red or right where 
 
 from __future__ import annotations
 
+import getpass
 import json
 import re
 import shutil
@@ -108,6 +109,33 @@ def test_a_budgeted_test_that_starts_a_child_is_named(service: Path) -> None:
     assert "1 budgeted test(s) started child processes" in result.stderr
     assert "test_child_process.py::test_the_child_allocates_50_mib (subprocess)" in result.stderr
     assert "child processes' memory is not counted" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_memory_run_keeps_its_tmp_path_to_itself(service: Path) -> None:
+    # Every plain pytest run shares one root of numbered folders and, at exit, removes the old
+    # ones of the others: two at once race, and on 3.14+ the loser's dropped scandir iterator
+    # is a warning that `filterwarnings = error` turns into a red run (a CI run of this suite
+    # met it). A memwise run gets a --basetemp of its own, so it cleans up nobody's folders.
+    temp = service.parent / "user-temp"
+    others = temp / f"pytest-of-{getpass.getuser()}"
+    for number in range(1, 8):
+        (others / f"pytest-{number}").mkdir(parents=True)
+    test = service / "tests" / "test_where_tmp_path_is.py"
+    test.write_text(
+        "import pathlib\n\n\ndef test_where(tmp_path):\n"
+        f"    pathlib.Path({str(temp / 'seen')!r}).write_text(str(tmp_path))\n",
+        encoding="utf-8",
+    )
+    try:
+        nox(service, "-R", "-s", "memtest", env={"TMPDIR": str(temp)})
+    finally:
+        test.unlink()
+    assert sorted(path.name for path in others.iterdir()) == [f"pytest-{n}" for n in range(1, 8)]
+    seen = Path((temp / "seen").read_text())
+    assert seen.is_relative_to(temp)
+    assert not seen.is_relative_to(others)
+    assert not seen.exists()  # removed with the run
 
 
 @pytest.mark.slow

@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Collection
+import tempfile
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nox
@@ -41,13 +43,33 @@ def run_pytest(
     try:
         # Exit code 5 (nothing collected) is not nox's to call a failure: the manifest says
         # it was 5, and the session decides (the gate runs only the budgeted tests).
-        session.run(
-            "pytest", *args, *settings.pytest_args, *CACHE_WARNINGS_IGNORED,
-            env=run_env, success_codes=[0, 5],
-        )  # fmt: skip
+        with own_basetemp() as basetemp:
+            session.run(
+                "pytest", *args, f"--basetemp={basetemp}", *settings.pytest_args,
+                *CACHE_WARNINGS_IGNORED, env=run_env, success_codes=[0, 5],
+            )  # fmt: skip
     except nox.command.CommandFailed as error:
         return exit_code(error)
     return 0
+
+
+@contextmanager
+def own_basetemp() -> Iterator[Path]:
+    """A folder of its own for the run's tmp_path, removed after it.
+
+    By default every pytest run of a user shares one numbered-folder root and, at exit, removes
+    the old folders of the others. Two runs doing that at once (memtest beside a plain pytest,
+    or the suite's parallel renders) race, and on Python 3.14 and later the loser drops an open
+    scandir iterator: a ResourceWarning that a project's `-W error` turns into a red run with no
+    test failed (docs/questions.md has the reproduction). A ``--basetemp`` has no numbered
+    folders, so nothing is cleaned up at exit. Given after the project's addopts, it wins over
+    theirs; a ``--basetemp`` in ``pytest-args`` comes later still and wins over this one.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="memwise-pytest-"))
+    try:
+        yield folder / "basetemp"  # pytest creates it and, given one, removes it first
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # pytest-memray's limit_memory (memwise's default budget too) stores each test's result in
