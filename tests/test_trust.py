@@ -111,6 +111,63 @@ def test_a_budgeted_test_that_starts_a_child_is_named(service: Path) -> None:
     assert "child processes' memory is not counted" in result.stderr
 
 
+FORKING_TESTS = """\
+import multiprocessing
+import os
+
+import pytest
+
+
+def allocate(mib):
+    held = bytearray(mib * 1024 * 1024)
+    return len(held)
+
+
+@pytest.mark.limit_memory("10 MB")
+def test_a_pool_worker_allocates_50_mib():
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(allocate, (50,)) == 50 * 1024 * 1024
+
+
+@pytest.mark.limit_memory("10 MB")
+def test_a_forked_child_allocates_3_mib():
+    pid = os.fork()
+    if pid == 0:
+        allocate(3)
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+"""
+
+
+@pytest.mark.slow
+def test_a_forked_child_counts_toward_its_tests_budget(service: Path) -> None:
+    test = service / "tests" / "test_forking.py"
+    test.write_text(FORKING_TESTS, encoding="utf-8")
+    try:
+        result = nox(service, "-R", "-s", "memtest", "--", "tests/test_forking.py", check=False)
+    finally:
+        test.unlink()
+    assert result.returncode != 0
+    assert "2 budgeted test(s) forked child processes: measured again with them" in result.stderr
+    output = result.stdout + result.stderr
+    over = re.search(
+        r"test_a_pool_worker_allocates_50_mib is using ([\d.]+) MiB out of its limit of 10\.00 "
+        r"MiB .*?: ([\d.]+) MiB in the test's own process and ([\d.]+) MiB in 1 forked",
+        output,
+    )
+    assert over, output[-3000:]
+    assert float(over[3]) >= 50
+    assert "held most: the processes it forked" in result.stderr
+    manifest = json.loads((service / "reports" / "memtest" / "manifest.json").read_text())
+    tests = {test["nodeid"].split("::")[-1]: test for test in manifest["tests"]}
+    within = tests["test_a_forked_child_allocates_3_mib"]
+    assert within["outcome"] == "passed"
+    assert within["measured_by"] == "memwise-forks"
+    assert 3 * 2**20 <= within["forked_bytes"] <= within["peak_bytes"] < 10 * 2**20
+    assert tests["test_a_pool_worker_allocates_50_mib"]["failure"] == "memory"
+    assert not list((service / "reports" / "memtest" / "captures").glob("*.bin.*"))
+
+
 @pytest.mark.slow
 def test_a_memory_run_keeps_its_tmp_path_to_itself(service: Path) -> None:
     # Every plain pytest run shares one root of numbered folders and, at exit, removes the old

@@ -10,6 +10,7 @@ import nox
 
 from memwise.manifest import Manifest
 from memwise.reports import flamegraphs, listing
+from memwise.sizes import mib
 from memwise.verdict import (
     MEMTEST_ALLOCATOR,
     OverBudget,
@@ -35,12 +36,16 @@ def over_budget_tests(
             leaks = (test.limit or "").startswith("limit_leaks")
             pages = flamegraphs(session, capture, reports / capture.stem, test.nodeid,
                                 leaks=leaks)  # fmt: skip
+        most = held_most(pages[0]) if pages else None
+        if test.forked_bytes and 2 * test.forked_bytes > (test.peak_bytes or 0):
+            # The page draws the test's own process; most of the peak was its children's.
+            most = f"the processes it forked, {mib(test.forked_bytes)}"
         found.append(
             OverBudget(
                 test.nodeid,
                 test.limit or "its marker",
                 test.peak_bytes,
-                held_most(pages[0]) if pages else None,
+                most,
                 tuple(str(page.relative_to(reports)) for page in pages),
             )
         )

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from memwise.forked_children import WITH_FORKS
+
 MANIFEST_NAME = "manifest.json"
 
 
@@ -22,13 +24,16 @@ class TestRecord:
 
     nodeid: str
     outcome: str = "passed"
-    # "pytest-memray", "memwise" (unittest), "memwise-run" (the run's Tracker) or None
+    # "pytest-memray", "memwise" (unittest), "memwise-run" (the run's Tracker),
+    # "memwise-forks" (with the processes it forked) or None
     measured_by: str | None = None
     peak_bytes: int | None = None
+    forked_bytes: int | None = None  # of the peak: what the processes it forked held
     capture: str | None = None
     limit: str | None = None
     failure: str | None = None  # "memory" (over a budget) or "error" (anything else)
-    # Kinds of child process the test started ("fork", "subprocess" ...): not in its peak.
+    # Kinds of child process the test started ("fork", "subprocess" ...): in its peak only
+    # when it was measured with its forks.
     children: list[str] = field(default_factory=list)
 
 
@@ -88,9 +93,16 @@ class Manifest:
 
     @property
     def budgeted_with_children(self) -> list[TestRecord]:
-        """Tests held to a memory limit that started child processes, whose memory memray
-        does not count: their budget holds the test's own process only."""
-        return [test for test in self.ran if test.limit and test.children]
+        """Tests held to a memory limit that started child processes memray could not follow
+        (anything but a fork, or a fork not measured with it): their budget holds the test's
+        own process only."""
+        return [
+            test
+            for test in self.ran
+            if test.limit
+            and test.children
+            and (test.measured_by != WITH_FORKS or set(test.children) - {"fork"})
+        ]
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -35,10 +35,15 @@ from typing import Any
 
 import pytest
 
-from memwise import pytest_memray_adapter, unittest_memory
+from memwise import forked_children, pytest_memray_adapter, unittest_memory
 from memwise.children import ChildProcesses
 from memwise.manifest import Manifest, Problem, TestRecord
-from memwise.markers import MARKERS_HEADLINE, marker_problems, memory_markers
+from memwise.markers import (
+    MARKERS_HEADLINE,
+    marker_problems,
+    memory_markers,
+    size_argument,
+)
 from memwise.pythons import running_python
 from memwise.run_tracker import RUN_TRACKER, RunTracker, RunTrackerError, wrapped
 from memwise.shards import (
@@ -73,6 +78,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--memwise-one-tracker", action="store_true", default=False,
         help="one memray Tracker for the run instead of one per test (memwise.run_tracker)",
+    )  # fmt: skip
+    group.addoption(
+        "--memwise-follow-forks", metavar="FOLDER", type=Path, default=None,
+        help="measure each test function with the processes it forks, captures in FOLDER "
+        "(memwise.forked_children; run with -p no:memray)",
     )  # fmt: skip
     group.addoption(
         "--memwise-default-limit", metavar="SIZE", default=None,
@@ -198,6 +208,8 @@ class MemoryRecorder:
         self.records: dict[str, TestRecord] = {}
         self.problems: list[Problem] = []
         self._unittest_results: dict[str, dict[str, Any]] = {}
+        self.follow_forks: Path | None = config.getoption("memwise_follow_forks")
+        self._forked_results: dict[str, dict[str, Any]] = {}
         self._children: dict[str, list[str]] = {}
         self._durations: dict[str, float] = {}
 
@@ -299,6 +311,8 @@ class MemoryRecorder:
     ) -> Generator[None, None, Any]:
         """A test function without a marker runs inside the run's Tracker, measured exactly
         where pytest-memray would measure it (the function's own call)."""
+        if self.follow_forks is not None:
+            return (yield from self._with_forks(pyfuncitem))
         tracker = self.run_tracker
         if tracker is None:
             return (yield)
@@ -311,6 +325,37 @@ class MemoryRecorder:
             return (yield)
         finally:
             pyfuncitem.obj = call
+
+    def _with_forks(self, item: pytest.Function) -> Generator[None, None, Any]:
+        """The test function and every process it forks, held together to its peak budget
+        (its limit_memory marker, else the default limit)."""
+        assert self.follow_forks is not None
+        marks = memory_markers(item)
+        size = size_argument(marks[0]) if marks else self.default_limit
+        if (marks and marks[0].name != "limit_memory") or not isinstance(size, str):
+            return (
+                yield
+            )  # only a peak budget counts children (the session asks for no other)
+        self.follow_forks.mkdir(parents=True, exist_ok=True)
+        capture = unittest_memory.capture_path(self.follow_forks, item.nodeid, "forks")
+        call = item.obj
+        item.obj = wrapped(call, lambda: forked_children.following_forks(capture))
+        try:
+            result = yield
+        finally:
+            item.obj = call
+        measured = forked_children.read(capture)
+        failure = forked_children.over_budget(
+            item.nodeid, size, parse_size(size), measured
+        )
+        self._forked_results[item.nodeid] = {
+            "measured_by": forked_children.WITH_FORKS, "peak_bytes": measured.total_bytes,
+            "forked_bytes": sum(measured.children_bytes), "capture": str(capture),
+            "limit": f"limit_memory({size!r})", "failure": "memory" if failure else None,
+        }  # fmt: skip
+        if failure:
+            pytest.fail(failure, pytrace=False)
+        return result
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, None, Any]:
@@ -415,6 +460,9 @@ class MemoryRecorder:
         if is_unittest(item):
             found = self._unittest_results.pop(item.nodeid, None)
             return {"measured_by": "memwise", **found} if found else {}
+        forked = self._forked_results.pop(item.nodeid, None)
+        if forked is not None:
+            return forked
         result = pytest_memray_adapter.measured(self.config, item.nodeid)
         if result is None:
             return {}

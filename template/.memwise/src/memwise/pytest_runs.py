@@ -17,7 +17,8 @@ import nox
 
 from memwise import run_endings
 from memwise.environment import bytecode_env, program_env
-from memwise.manifest import MANIFEST_NAME, Manifest
+from memwise.forked_children import WITH_FORKS
+from memwise.manifest import MANIFEST_NAME, Manifest, TestRecord
 from memwise.pytest_memray_adapter import remove_bookkeeping
 from memwise.reports import listing
 from memwise.run_tracker import RECHECK_MARGIN, RUN_TRACKER
@@ -46,7 +47,7 @@ def run_pytest(
         with own_basetemp() as basetemp:
             session.run(
                 "pytest", *args, f"--basetemp={basetemp}", *settings.pytest_args,
-                *CACHE_WARNINGS_IGNORED, env=run_env, success_codes=[0, 5],
+                *MEASURING_WARNINGS_IGNORED, env=run_env, success_codes=[0, 5],
             )  # fmt: skip
     except nox.command.CommandFailed as error:
         return exit_code(error)
@@ -72,13 +73,18 @@ def own_basetemp() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-# pytest-memray's limit_memory (memwise's default budget too) stores each test's result in
-# pytest's cache under a key built from its id: an id longer than a file name makes pytest warn,
-# and a project's `-W error` (its addopts, or PYTEST_ADDOPTS) turned that into an INTERNALERROR
-# of the whole run. Filters given last on the command line win over the project's own.
-CACHE_WARNINGS_IGNORED = (
+# Warnings the measuring itself causes, which a project's `-W error` (its addopts, or
+# PYTEST_ADDOPTS) would turn into failures of tests that did nothing wrong. Filters given last
+# on the command line win over the project's own.
+# - pytest-memray's limit_memory (memwise's default budget too) stores each test's result in
+#   pytest's cache under a key built from its id: an id longer than a file name makes pytest
+#   warn, which was an INTERNALERROR of the whole run.
+# - memray's Tracker runs a thread of its own, so from Python 3.12 every fork under it warns
+#   that "this process is multi-threaded", in a test whose own process has one thread.
+MEASURING_WARNINGS_IGNORED = (
     "-W", "ignore:could not create cache path:pytest.PytestCacheWarning",
     "-W", "ignore:cache could not write path:pytest.PytestCacheWarning",
+    "-W", "ignore:This process (pid=:DeprecationWarning",
 )  # fmt: skip
 
 
@@ -174,6 +180,84 @@ def measure_again(
     return result
 
 
+def forked_under_budget(manifest: Manifest) -> list[str]:
+    """Tests held to a peak budget (limit_memory or the default) that forked and passed."""
+    return [
+        test.nodeid
+        for test in manifest.tests
+        if "fork" in test.children
+        and test.outcome == "passed"
+        and (test.limit or "").startswith("limit_memory(")
+        and test.measured_by
+        != "memwise"  # a TestCase: measured by memwise, not followed
+    ]
+
+
+def measure_forks(
+    session: nox.Session, settings: Settings, reports: Path, manifest: Manifest
+) -> Manifest:
+    """The run's manifest, with each budgeted test that forked measured again together with
+    the processes it forked (``memwise.forked_children``): pytest-memray off, since it cannot
+    follow a fork; that figure and verdict replace the first."""
+    forked = forked_under_budget(manifest)
+    if not forked:
+        return manifest
+    session.log(
+        f"{len(forked)} budgeted test(s) forked child processes: measured again with them, "
+        "each child's peak added to the test's"
+    )
+    folder = reports / "forks"
+    limit = (
+        [f"--memwise-default-limit={settings.default_limit}"]
+        if settings.default_limit
+        else []
+    )
+    flags = [
+        "-p", "no:memray", "-p", "no:cacheprovider",
+        f"--memwise-follow-forks={reports / 'captures'}",
+        f"--memwise-manifest={folder / MANIFEST_NAME}", *limit,
+        f"--junitxml={reports / 'junit-forks.xml'}",
+    ]  # fmt: skip
+    code = run_pytest(session, settings, *flags, *forked)
+    measured = {
+        test.nodeid: test
+        for test in read_manifest(session, settings, folder, code).tests
+        if test.measured_by == WITH_FORKS
+    }
+    for capture in (reports / "captures").glob("forks-*.bin.*"):
+        capture.unlink()  # the children's own captures: their peaks are in the figure
+    missing = sorted(set(forked) - set(measured))
+    if missing:
+        session.error(
+            f"memwise could not measure {len(missing)} test(s) again with the processes they "
+            "forked: " + ", ".join(missing[:5]) + f". pytest's output is above; "
+            f"{reports / 'junit-forks.xml'} has its report"
+        )
+    merged = [
+        (
+            _with_children_kinds(measured[test.nodeid], test)
+            if test.nodeid in measured
+            else test
+        )
+        for test in manifest.tests
+    ]
+    status = (
+        1 if any(test.outcome == "failed" for test in merged) else manifest.exit_status
+    )
+    result = Manifest(
+        manifest.python, manifest.platform, status, merged, manifest.problems
+    )
+    result.write(reports / MANIFEST_NAME)
+    shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def _with_children_kinds(again: TestRecord, first: TestRecord) -> TestRecord:
+    """The second measurement, keeping every kind of child the first run saw."""
+    again.children = sorted(set(again.children) | set(first.children))
+    return again
+
+
 def workers(settings: Settings) -> list[str]:
     """pytest-xdist's options for memtest: one worker per core by default, none on one core.
 
@@ -254,9 +338,9 @@ def note_unmeasured(session: nox.Session, manifest: Manifest) -> None:
 
 
 def note_children(session: nox.Session, manifest: Manifest) -> None:
-    """Name the budgeted tests that started child processes: memray counts the test's own
-    process only, so a child's memory is in no budget (.memwise/README.md says how to budget
-    it)."""
+    """Name the budgeted tests whose child processes are in no budget: memray follows a fork
+    (``measure_forks`` counts those), never a new program (.memwise/README.md says how to
+    budget it)."""
     found = manifest.budgeted_with_children
     if found:
         names = listing(
@@ -265,7 +349,9 @@ def note_children(session: nox.Session, manifest: Manifest) -> None:
         more = f"\n  ... and {len(found) - 20} more" if len(found) > 20 else ""
         session.warn(
             f"{len(found)} budgeted test(s) started child processes; their child processes' "
-            f"memory is not counted (memray measures the test's own process):\n{names}{more}\n"
+            "memory is not counted (memray measures the test's own process and follows a fork, "
+            "which memtest counts toward a limit_memory budget, never a new program started by "
+            f"subprocess, multiprocessing's spawn or exec):\n{names}{more}\n"
             "To budget a child, give the child's own code a limit_memory test, or wrap its "
             "work in track_memory (.memwise/README.md, 'Child processes')."
         )

@@ -27,6 +27,7 @@ from memwise.pytest_runs import (
     exit_code,
     keep_failing_captures,
     measure_again,
+    measure_forks,
     memtest_flags,
     missing_tools_hint,
     note_children,
@@ -69,6 +70,7 @@ def memtest(session: nox.Session, settings: Settings) -> None:
     manifest = measure_again(
         session, settings, reports, read_manifest(session, settings, reports, code)
     )
+    manifest = measure_forks(session, settings, reports, manifest)
     note_unmeasured(session, manifest)
     note_children(session, manifest)
     kept = keep_failing_captures(manifest, reports)

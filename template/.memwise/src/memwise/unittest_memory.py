@@ -11,6 +11,7 @@ with or without ``--memray``. ``limit_leaked_objects`` is refused on them before
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,11 +50,12 @@ class Verdict:
     failure: str | None
 
 
-def capture_path(folder: Path, nodeid: str) -> Path:
+def capture_path(folder: Path, nodeid: str, prefix: str = "unittest") -> Path:
     """A capture file name that fits any file system, unique per node id."""
     digest = hashlib.sha256(nodeid.encode()).hexdigest()[:16]
-    name = "-".join(nodeid.rsplit("::", 2)[-2:])[:80]
-    return folder / f"unittest-{name}-{digest}.bin"
+    # A function's id ends in its file's path: no folder separator may reach the name.
+    name = re.sub(r"[^\w.-]", "-", "-".join(nodeid.rsplit("::", 2)[-2:]))[:80]
+    return folder / f"{prefix}-{name}-{digest}.bin"
 
 
 def needs_leak_tracing(item: pytest.Item) -> bool:
