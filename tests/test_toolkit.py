@@ -897,6 +897,53 @@ def test_budgeted_tests_that_start_child_processes_are_named(pytester, monkeypat
     assert "subprocess" in named["test_subprocess"]
 
 
+FORKED_SUITE = (
+    CHILDREN_SUITE
+    + """
+@pytest.mark.limit_memory("10 MB")
+def test_fork_then_exec():
+    pid = os.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-c", "x = bytearray(50 * 1024 * 1024)"])
+    assert os.waitpid(pid, 0)[1] == 0
+
+def test_default_budget_forks_3_mib():
+    pid = os.fork()
+    if pid == 0:
+        allocate_3_mib = bytearray(3 * 1024 * 1024)
+        os._exit(0)
+    os.waitpid(pid, 0)
+"""
+)
+
+
+def test_following_forks_counts_each_forked_childs_peak(pytester, monkeypatch) -> None:
+    """Measured with its forks, a forked child's 50 MiB fails a 10 MB budget and a 3 MiB one is
+    in the test's figure; a new program (spawn, subprocess, exec after a fork) is not counted,
+    and never breaks the reading."""
+    monkeypatch.setenv("PYTHONPATH", TOOLKIT_PATH)
+    pytester.makepyfile(test_children=FORKED_SUITE)
+    manifest_path = pytester.path / "manifest.json"
+    captures = pytester.path / "c"
+    result = pytester.runpytest_subprocess(
+        "-p", "memwise.pytest_plugin", "-p", "no:memray", f"--memwise-follow-forks={captures}",
+        f"--memwise-manifest={manifest_path}", "--memwise-default-limit=8 MB",
+    )  # fmt: skip
+    result.assert_outcomes(passed=8, failed=1)
+    over = "*test_multiprocessing*fork* is using * out of its limit of 10.00 MiB*"
+    result.stdout.fnmatch_lines([over + "MiB in 1 forked child process(es)*"])
+    tests = {test.nodeid.split("::", 1)[1]: test for test in Manifest.read(manifest_path).tests}
+    assert tests["test_multiprocessing[fork]"].failure == "memory"
+    assert (tests["test_multiprocessing[fork]"].forked_bytes or 0) >= 50 * MIB
+    small = tests["test_default_budget_forks_3_mib"]
+    assert small.measured_by == "memwise-forks"
+    assert small.limit == "limit_memory('8 MB')"
+    assert 3 * MIB <= (small.forked_bytes or 0) < 4 * MIB
+    for name in ["test_multiprocessing[spawn]", "test_subprocess", "test_fork_then_exec"]:
+        assert (tests[name].forked_bytes or 0) < MIB, name
+    assert "Case::test_subprocess_in_a_testcase" in tests  # a TestCase runs as before
+
+
 SUPPORTS_310_UP = {"project": {"requires-python": ">=3.10"}}
 
 
