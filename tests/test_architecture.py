@@ -5,6 +5,7 @@ needs nothing of the toolkit."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tests.helpers import TOOLKIT
@@ -71,3 +72,46 @@ def test_the_runtime_needs_nothing_of_the_toolkit() -> None:
     for path in RUNTIME.glob("*.py"):
         names = imports_of(path, "memwise_runtime")
         assert not [name for name in names if name.split(".")[0] == "memwise"], path.name
+
+
+def report_file_names() -> set[str]:
+    """The file names memwise.report_names holds (its upper-case constants)."""
+    tree = ast.parse((PACKAGE / "report_names.py").read_text(encoding="utf-8"))
+    return {
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets)
+    }
+
+
+def test_a_report_file_name_is_written_once() -> None:
+    names = report_file_names()
+    assert {"summary.md", "workload.bin", "gate.json"} <= names
+    written = {
+        (path.name, node.value)
+        for path in PACKAGE.glob("*.py")
+        if path.name != "report_names.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value in names
+    }
+    assert not written, "use memwise.report_names instead of the literal"
+
+
+def test_ci_reads_the_report_files_memwise_writes() -> None:
+    """A report file CI uploads, shows or comments from is one memwise.report_names names."""
+    workflows = [
+        TOOLKIT.parent / ".github" / "workflows" / "memory.yml.jinja",
+        TOOLKIT.parent / ".gitlab" / "memwise.yml.jinja",
+    ]
+    read = {
+        found
+        for workflow in workflows
+        for found in re.findall(
+            r"(?:reports|REPORTS|RUNNER_TEMP)/[\w{}\s\-]+/([\w-]+\.\w+)",
+            workflow.read_text(encoding="utf-8"),
+        )
+    }
+    assert {"summary.md", "junit.xml"} <= read
+    assert read <= report_file_names()

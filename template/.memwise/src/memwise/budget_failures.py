@@ -9,6 +9,7 @@ from pathlib import Path
 import nox
 
 from memwise.manifest import Manifest
+from memwise.report_names import MEMTEST_PAGE, SUMMARY
 from memwise.reports import flamegraphs, listing
 from memwise.sizes import mib
 from memwise.verdict import (
@@ -64,14 +65,14 @@ def failures_message(
         failed_otherwise=[test.nodeid for test in manifest.failed_otherwise],
         name="memtest", allocator=MEMTEST_ALLOCATOR,
     )  # fmt: skip
-    index = reports / "index.html"
-    (reports / "summary.md").write_text(markdown(verdict), encoding="utf-8")
+    index = reports / MEMTEST_PAGE
+    (reports / SUMMARY).write_text(markdown(verdict), encoding="utf-8")
     index.write_text(page(verdict, "memtest: tests over their memory budget"), "utf-8")
     return "\n".join(
         [
             terminal(verdict, reports),
             *failed_tests_lines(verdict, manifest.python),
-            f"summary: {reports / 'summary.md'}\nreport: {index}",
+            f"summary: {reports / SUMMARY}\nreport: {index}",
         ]
     )
 

@@ -18,6 +18,7 @@ import nox
 from memwise.gate import WORKLOAD_PEAK, Comparison
 from memwise.manifest import Manifest
 from memwise.other_commit import measure_commit
+from memwise.report_names import WORKLOAD_CAPTURE
 from memwise.settings import Settings
 
 TEST_SUFFIX = " peak"
@@ -114,8 +115,8 @@ def draw(
         pairs.append(
             (
                 WORKLOAD_PEAK,
-                before_folder / "workload.bin",
-                reports / "workload.bin",
+                before_folder / WORKLOAD_CAPTURE,
+                reports / WORKLOAD_CAPTURE,
                 [],
             )
         )

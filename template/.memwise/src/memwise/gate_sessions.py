@@ -36,10 +36,18 @@ from memwise.options import (
     parse_shard_option,
 )
 from memwise.pytest_runs import keep_failing_captures
+from memwise.report_names import (
+    BENCHER,
+    GATE_PAGE,
+    GATE_VERDICT,
+    SHARD,
+    SUMMARY,
+    WORKLOAD_CAPTURE,
+)
 from memwise.reports import flamegraphs, fresh_folder, listing
 from memwise.run_lock import one_run
 from memwise.settings import Settings
-from memwise.shards import GATE_FILE, SHARD_FILE, Shard, ShardError, ShardRecord
+from memwise.shards import Shard, ShardError, ShardRecord
 from memwise.verdict import (
     Verdict,
     culprits_of,
@@ -95,10 +103,10 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
         over_budget=over_budget_tests(session, run.manifest, kept, reports),
         failed_otherwise=[test.nodeid for test in run.manifest.failed_otherwise],
     )  # fmt: skip
-    summary = reports / "summary.md"
+    summary = reports / SUMMARY
     summary.write_text(markdown(verdict), "utf-8")
     write_gate_verdict(reports, verdict.passed, comparisons, shard)
-    page = reports / "report.html"
+    page = reports / GATE_PAGE
     page.write_text(verdict_page(verdict, f"Memory gate: {env}"), "utf-8")
     for comparison in verdict.within:
         session.log(comparison.describe())
@@ -142,7 +150,7 @@ def shard_part(
     named missing once). The shards' parts add up to the whole file (``memwise.shards``).
     """
     try:
-        groups = ShardRecord.read(reports / SHARD_FILE)
+        groups = ShardRecord.read(reports / SHARD)
     except ShardError as error:
         session.error(f"memgate --shard {shard}: {error}")
     owned = gate.shard_figures(
@@ -166,7 +174,7 @@ def write_gate_verdict(
         "shard": str(shard) if shard is not None else None,
         "figures": sorted(c.name for c in comparisons if c.status != "new"),
     }
-    (reports / GATE_FILE).write_text(json.dumps(data, indent=1), encoding="utf-8")
+    (reports / GATE_VERDICT).write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
 MEMGATE_HELP = (
@@ -240,7 +248,7 @@ def write_measured(reports: Path, name: str, env: str, run: Measurement) -> None
     artifact) and in the formats of Bencher and github-action-benchmark."""
     record = baseline.Record(run.figures, dict.fromkeys(run.figures, 0), run.sites)
     (reports / name).write_text(baseline.text({env: record}), encoding="utf-8")
-    (reports / "bencher.json").write_text(
+    (reports / BENCHER).write_text(
         gate_reports.bencher_metric_format(run.figures), "utf-8"
     )
     action = gate_reports.benchmark_action_json(run.figures)
@@ -258,7 +266,7 @@ def regression_message(
     """The regressed captures' flamegraphs (the verdict above names what grew, and the
     differential pages), and how to accept an intended growth."""
     pictures = []
-    workload = reports / "workload.bin"
+    workload = reports / WORKLOAD_CAPTURE
     if workload.exists() and any(c.name.startswith("workload ") for c in regressions):
         pictures += flamegraphs(session, workload, reports / "workload")
     tests = {
@@ -346,7 +354,7 @@ def with_other_shards(
     measured with the same split (``gate.shard_figures`` says which figures are whose).
     """
     try:
-        groups = ShardRecord.read(run / SHARD_FILE)
+        groups = ShardRecord.read(run / SHARD)
     except ShardError as error:
         session.error(f"baseline --shard {shard}: {error}")
     kept = baseline.read(path).get(env)
@@ -416,9 +424,7 @@ def draw_history(session: nox.Session, settings: Settings, python: str) -> None:
         encoding="utf-8",
     )
     latest = history[-1].figures
-    (reports / "bencher.json").write_text(
-        gate_reports.bencher_metric_format(latest), "utf-8"
-    )
+    (reports / BENCHER).write_text(gate_reports.bencher_metric_format(latest), "utf-8")
     (reports / "benchmark-action.json").write_text(
         gate_reports.benchmark_action_json(latest), "utf-8"
     )

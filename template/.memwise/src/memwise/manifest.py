@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from memwise.forked_children import WITH_FORKS
+from memwise.report_names import MANIFEST
 
-MANIFEST_NAME = "manifest.json"
+MANIFEST_NAME = MANIFEST  # the old name, imported by the sessions
 
 
 @dataclass

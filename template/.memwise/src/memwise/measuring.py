@@ -17,6 +17,7 @@ from memwise import gate, shared_env
 from memwise.environment import bytecode_env, compile_bytecode, program_env
 from memwise.manifest import Manifest
 from memwise.pytest_runs import memtest_flags, read_manifest, run_pytest
+from memwise.report_names import WORKLOAD_CAPTURE, WORKLOAD_STATS
 from memwise.settings import Settings
 from memwise.shards import Shard
 
@@ -92,7 +93,7 @@ def measure_in_turn(
     if not compiled:
         compile_bytecode(session, settings)
     env = {**program_env(settings), **MEASURING_ENV, **bytecode_env(session)}
-    capture = reports / "workload.bin"
+    capture = reports / WORKLOAD_CAPTURE
     measures_workload = settings.workload and (shard is None or shard.index == 1)
     with ThreadPoolExecutor(max_workers=1) as beside:
         recording = (
@@ -156,7 +157,7 @@ def record_workload(
 
 def read_workload(session: nox.Session, capture: Path) -> dict[str, Any]:
     """What ``memray stats`` reads of a workload's capture (totals, top call sites)."""
-    stats_json = capture.with_name("stats.json")
+    stats_json = capture.with_name(WORKLOAD_STATS)
     session.run("memray", "stats", "--json", "-n", str(SITES), "-f", "-o", str(stats_json),
                 str(capture), silent=True)  # fmt: skip
     stats: dict[str, Any] = json.loads(stats_json.read_text(encoding="utf-8"))

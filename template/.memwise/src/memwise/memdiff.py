@@ -21,6 +21,7 @@ from memwise.gate import WORKLOAD_PEAK, WORKLOAD_TOTAL
 from memwise.measuring import measure, tolerance_of
 from memwise.options import HelpShown, OptionsError, parse
 from memwise.other_commit import measure_commit
+from memwise.report_names import SUMMARY, WORKLOAD_CAPTURE
 from memwise.reports import fresh_folder
 from memwise.settings import Settings
 from memwise.verdict import Verdict, culprits_of, markdown, terminal
@@ -77,8 +78,8 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
     title = f"ref {ref} ({ref_commit[:12]}) -> now, {now_side}"
     graph = reports / "workload-diff.html"
     if settings.workload:  # both sides' captures: where the workload's peak grew, drawn
-        session.run("python", "-m", "memwise.diffgraph", str(reports / "ref" / "workload.bin"),
-                    str(reports / "now" / "workload.bin"), str(graph), "--title",
+        session.run("python", "-m", "memwise.diffgraph", str(reports / "ref" / WORKLOAD_CAPTURE),
+                    str(reports / "now" / WORKLOAD_CAPTURE), str(graph), "--title",
                     f"The workload's memory at its peak: {title}", "--names", "ref", "now",
                     silent=True)  # fmt: skip
     graphs = {WORKLOAD_PEAK: graph} if graph.is_file() else {}
@@ -90,7 +91,7 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
     )  # fmt: skip
     page = reports / "memdiff.html"
     page.write_text(verdict_page(verdict, f"Memory: {title}"), "utf-8")
-    summary = reports / "summary.md"
+    summary = reports / SUMMARY
     summary.write_text(markdown(verdict), encoding="utf-8")
     for comparison in comparisons:
         session.log(comparison.describe())

@@ -10,9 +10,10 @@ from typing import Any
 import nox
 
 from memwise.manifest import MANIFEST_NAME, Manifest
+from memwise.report_names import GATE_VERDICT, SHARD, SUMMARY
 from memwise.reports import fresh_folder
 from memwise.settings import Settings
-from memwise.shards import GATE_FILE, SHARD_FILE, ShardError, ShardRecord, merge
+from memwise.shards import ShardError, ShardRecord, merge
 from memwise.sizes import MIB
 
 USAGE = (
@@ -30,11 +31,11 @@ def memreport(session: nox.Session, settings: Settings) -> None:
     gates: dict[int, dict[str, Any]] = {}
     for folder in map(Path, session.posargs):
         try:
-            record = ShardRecord.read(folder / SHARD_FILE)
+            record = ShardRecord.read(folder / SHARD)
             manifest = Manifest.read(folder / MANIFEST_NAME)
-            if (folder / GATE_FILE).is_file():
+            if (folder / GATE_VERDICT).is_file():
                 gates[record.shard.index] = {
-                    **json.loads((folder / GATE_FILE).read_text(encoding="utf-8")),
+                    **json.loads((folder / GATE_VERDICT).read_text(encoding="utf-8")),
                     "folder": folder,
                 }
         except ShardError as error:
@@ -81,10 +82,10 @@ def memreport(session: nox.Session, settings: Settings) -> None:
         f"\n- {line}" for line in red
     )
     reports = fresh_folder(session, settings.root / settings.reports / "memreport")
-    (reports / "summary.md").write_text(summary + "\n", encoding="utf-8")
+    (reports / SUMMARY).write_text(summary + "\n", encoding="utf-8")
     if red:
         session.error(f"{headline}:\n" + "\n".join(f"  {line}" for line in red))
-    session.log(f"{headline}; summary: {reports / 'summary.md'}")
+    session.log(f"{headline}; summary: {reports / SUMMARY}")
 
 
 def gate_report(
@@ -102,7 +103,7 @@ def gate_report(
     red_summaries: dict[int, str] = {}
     for index, verdict in sorted(gates.items()):
         if not verdict.get("passed"):
-            shard_summary = Path(verdict["folder"]) / "summary.md"
+            shard_summary = Path(verdict["folder"]) / SUMMARY
             text = (
                 shard_summary.read_text(encoding="utf-8")
                 if shard_summary.is_file()
@@ -128,7 +129,7 @@ def gate_report(
         f"\n- {line}" for line in red
     )
     reports = fresh_folder(session, settings.root / settings.reports / "memreport")
-    (reports / "summary.md").write_text(summary + details + "\n", encoding="utf-8")
+    (reports / SUMMARY).write_text(summary + details + "\n", encoding="utf-8")
     if red:
         session.error(f"{headline}:\n" + "\n".join(f"  {line}" for line in red))
-    session.log(f"{headline}; summary: {reports / 'summary.md'}")
+    session.log(f"{headline}; summary: {reports / SUMMARY}")

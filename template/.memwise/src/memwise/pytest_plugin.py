@@ -45,10 +45,10 @@ from memwise.markers import (
     size_argument,
 )
 from memwise.pythons import running_python
+from memwise.report_names import SHARD
 from memwise.run_tracker import RUN_TRACKER, RunTracker, RunTrackerError, wrapped
 from memwise.shards import (
     DURATIONS_KEY,
-    SHARD_FILE,
     Shard,
     ShardRecord,
     balance_of,
@@ -254,7 +254,7 @@ class MemoryRecorder:
                 shard, collected, [item.nodeid for item in items],
                 balance_of(durations, collected),
             )  # fmt: skip
-            record.write(Path(manifest).parent / SHARD_FILE)
+            record.write(Path(manifest).parent / SHARD)
 
     def _recorded_durations(self) -> dict[str, float]:
         cache = getattr(self.config, "cache", None)  # None under -p no:cacheprovider

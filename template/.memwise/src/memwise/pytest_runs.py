@@ -20,6 +20,7 @@ from memwise.environment import bytecode_env, program_env
 from memwise.forked_children import WITH_FORKS
 from memwise.manifest import MANIFEST_NAME, Manifest, TestRecord
 from memwise.pytest_memray_adapter import remove_bookkeeping
+from memwise.report_names import CAPTURES
 from memwise.reports import listing
 from memwise.run_tracker import RECHECK_MARGIN, RUN_TRACKER
 from memwise.settings import Settings
@@ -116,7 +117,7 @@ def memtest_flags(
     )
     tracking = "--memwise-one-tracker" if one_tracker else "--memray"
     return [
-        tracking, f"--memray-bin-path={reports / 'captures'}", f"--memray-bin-prefix={prefix}",
+        tracking, f"--memray-bin-path={reports / CAPTURES}", f"--memray-bin-prefix={prefix}",
         f"--memwise-manifest={manifest or reports / MANIFEST_NAME}", *limit,
     ]  # fmt: skip
 
@@ -214,7 +215,7 @@ def measure_forks(
     )
     flags = [
         "-p", "no:memray", "-p", "no:cacheprovider",
-        f"--memwise-follow-forks={reports / 'captures'}",
+        f"--memwise-follow-forks={reports / CAPTURES}",
         f"--memwise-manifest={folder / MANIFEST_NAME}", *limit,
         f"--junitxml={reports / 'junit-forks.xml'}",
     ]  # fmt: skip
@@ -224,7 +225,7 @@ def measure_forks(
         for test in read_manifest(session, settings, folder, code).tests
         if test.measured_by == WITH_FORKS
     }
-    for capture in (reports / "captures").glob("forks-*.bin.*"):
+    for capture in (reports / CAPTURES).glob("forks-*.bin.*"):
         capture.unlink()  # the children's own captures: their peaks are in the figure
     missing = sorted(set(forked) - set(measured))
     if missing:
@@ -305,7 +306,7 @@ def keep_failing_captures(
 ) -> list[Path]:
     """Delete the captures of tests that passed; return those of the tests that failed (and
     of the tests named in ``also``, e.g. whose peak regressed)."""
-    captures = reports / "captures"
+    captures = reports / CAPTURES
     failing = {
         Path(test.capture).resolve()
         for test in manifest.tests

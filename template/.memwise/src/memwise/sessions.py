@@ -36,6 +36,7 @@ from memwise.pytest_runs import (
     run_pytest,
     workers,
 )
+from memwise.report_names import JUNIT, SUMMARY, WORKLOAD_CAPTURE
 from memwise.reports import (
     capture_summary,
     flamegraphs,
@@ -62,7 +63,7 @@ def memtest(session: nox.Session, settings: Settings) -> None:
     flags = memtest_flags(settings, reports, "memtest", one_tracker=True)
     if shard is not None:
         flags.append(f"--memwise-shard={shard}")
-    junit = reports / "junit.xml"
+    junit = reports / JUNIT
     summary = ["--most-allocations=5", "--stacks=8", f"--junitxml={junit}"]
     code = run_pytest(
         session, settings, *flags, *workers(settings), *summary, *pytest_args
@@ -96,7 +97,7 @@ def memtest(session: nox.Session, settings: Settings) -> None:
         )
     )
     # A summary on green too: CI's pull-request comment then replaces a red one.
-    (reports / "summary.md").write_text(f"## ✅ {said}\n", encoding="utf-8")
+    (reports / SUMMARY).write_text(f"## ✅ {said}\n", encoding="utf-8")
     session.log(f"{said}; JUnit report: {junit}")
 
 
@@ -238,7 +239,7 @@ def flamegraph(session: nox.Session, settings: Settings) -> None:
     # the process exits normally, which a forked worker never does (it ends in os._exit).
     aggregated = not (options.all_allocations or options.follow_fork)
     if program is not None:
-        capture = reports / "workload.bin"
+        capture = reports / WORKLOAD_CAPTURE
         flags = ["--native"] * options.native + ["--follow-fork"] * options.follow_fork
         flags += ["--aggregate"] * aggregated
         try:

@@ -22,10 +22,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SHARD_FILE = "shard.json"
-GATE_FILE = (
-    "gate.json"  # a memgate's verdict and the figures it compared, for memreport
-)
+from memwise.report_names import SHARD
+
 DURATIONS_KEY = (
     "memwise/durations"  # pytest's cache: node id -> seconds, from the last runs
 )
@@ -112,7 +110,7 @@ class ShardRecord:
             )
         except FileNotFoundError:
             raise ShardError(
-                f"{path.parent}: no {SHARD_FILE}; give the report folders of runs of "
+                f"{path.parent}: no {SHARD}; give the report folders of runs of "
                 "`nox -s memtest -- --shard K/N`"
             ) from None
         except (OSError, ValueError, KeyError, TypeError) as error:
