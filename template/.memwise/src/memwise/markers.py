@@ -19,24 +19,30 @@ from memwise.sizes import ACCEPTED, parse_size
 
 @dataclass(frozen=True)
 class Signature:
-    """A marker's arguments, as pytest-memray declares them."""
+    """A marker's arguments, as pytest-memray declares them, and its line in ``--markers``."""
 
     size: str | None  # the name of its size argument, if it takes one
     keywords: frozenset[str]
     usage: str
+    help: str  # registered by the plugin; a new project's pyproject.toml repeats it (tested)
 
 
+# The one place the memory markers are described: the plugin registers these lines, the usage
+# errors quote ``usage``, and tests/test_render.py ties a new project's markers to them.
 SIGNATURES = {
     "limit_memory": Signature(
         "limit", frozenset({"current_thread_only"}),
         'limit_memory("24 MB", current_thread_only=False)',
+        "limit_memory(size, current_thread_only=False): fail when the test's peak memory exceeds size",
     ),
     "limit_leaks": Signature(
         "location_limit", frozenset({"filter_fn", "current_thread_only"}),
         'limit_leaks("1 MB", filter_fn=None, current_thread_only=False)',
+        "limit_leaks(size, filter_fn=None, current_thread_only=False): fail when the test leaks more than size per location",
     ),
     "limit_leaked_objects": Signature(
-        None, frozenset({"filter_fn"}), "limit_leaked_objects(filter_fn=None) (Python 3.13.3+)"
+        None, frozenset({"filter_fn"}), "limit_leaked_objects(filter_fn=None) (Python 3.13.3+)",
+        "limit_leaked_objects(filter_fn=None): fail when an object created by the test survives it (Python 3.13.3+)",
     ),
 }  # fmt: skip
 

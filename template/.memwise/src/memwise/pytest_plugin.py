@@ -40,6 +40,7 @@ from memwise.children import ChildProcesses
 from memwise.manifest import Manifest, Problem, TestRecord
 from memwise.markers import (
     MARKERS_HEADLINE,
+    SIGNATURES,
     marker_problems,
     memory_markers,
     size_argument,
@@ -55,12 +56,6 @@ from memwise.shards import (
     recorded_durations,
 )
 from memwise.sizes import MIB, parse_size
-
-MARKER_HELP = {
-    "limit_memory": "limit_memory(size, current_thread_only=False): fail when the test's peak memory exceeds size",
-    "limit_leaks": "limit_leaks(size, filter_fn=None, current_thread_only=False): fail when the test leaks more than size per location",
-    "limit_leaked_objects": "limit_leaked_objects(filter_fn=None): fail when an object created by the test survives it (Python 3.13.3+)",
-}  # fmt: skip
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -126,8 +121,8 @@ def last_line(error: object) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for help_text in MARKER_HELP.values():
-        config.addinivalue_line("markers", help_text)
+    for signature in SIGNATURES.values():
+        config.addinivalue_line("markers", signature.help)
     unsupported = pytest_memray_adapter.unsupported_version()
     if unsupported:
         raise pytest.UsageError(unsupported)
