@@ -90,6 +90,19 @@ def test_the_differential_flamegraph_marks_the_frame_whose_own_memory_grew() -> 
                              diffgraph.threshold(shrunk)) == "shrank"  # fmt: skip
 
 
+def test_the_differential_flamegraph_marks_frames_at_the_projects_absolute_floor() -> None:
+    """The page's floor is the gate's absolute-kib (--floor), not a second 16 KiB of its own."""
+    main, grown = "main (svc/app.py)", "leaky (svc/app.py)"
+    before = [((main,), MIB)]
+    root = diffgraph.merge(before, [*before, ((main, grown), 64 * 1024)])
+    assert [f.label for f in diffgraph.moved_frames(root)] == [grown]  # the default 16 KiB
+    assert diffgraph.moved_frames(root, floor=128 * 1024) == []
+    assert 'class="frame grew"' not in diffgraph.page(root, "t", ("a", "b"), floor=128 * 1024)
+    assert diffgraph.culprits(root, {}, floor=128 * 1024) == []
+    with pytest.raises(SystemExit):
+        diffgraph.main(["a.bin", "b.bin", "out.html", "--floor", "-1"])
+
+
 def test_a_tests_graph_starts_at_the_test_function() -> None:
     runner = ("pytest_pyfunc_call (_pytest/python.py)", "_multicall (pluggy/_callers.py)")
     test = "test_cache (tests/test_memory.py)"

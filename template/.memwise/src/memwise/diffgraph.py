@@ -30,7 +30,8 @@ from pathlib import Path
 from memwise.sizes import mib
 
 # A frame is marked when its own memory at the peak moved by more than this share of the
-# program's peak, and at least by FLOOR bytes (the gate's absolute floor).
+# program's peak, and at least by the gate's absolute floor (`--floor`, from the project's
+# absolute-kib; FLOOR, its default, when the page is drawn by hand).
 SHARE = 0.005
 FLOOR = 16 * 1024
 # Frames narrower than this share of the page are folded into their parent.
@@ -134,8 +135,8 @@ def merge(
     return root
 
 
-def threshold(root: Frame) -> int:
-    return max(int(SHARE * root.before), FLOOR)
+def threshold(root: Frame, floor: int = FLOOR) -> int:
+    return max(int(SHARE * root.before), floor)
 
 
 def verdict(frame: Frame, limit: int) -> str:
@@ -146,9 +147,9 @@ def verdict(frame: Frame, limit: int) -> str:
     return "same"
 
 
-def moved_frames(root: Frame) -> list[Frame]:
+def moved_frames(root: Frame, floor: int = FLOOR) -> list[Frame]:
     """Every frame whose own memory at the peak grew or shrank past the threshold."""
-    limit, found, todo = threshold(root), [], list(root.children.values())
+    limit, found, todo = threshold(root, floor), [], list(root.children.values())
     while todo:
         frame = todo.pop()
         if verdict(frame, limit) != "same":
@@ -244,10 +245,12 @@ document.getElementById('find').addEventListener('input', function (event) {
 </script>"""
 
 
-def culprits(root: Frame, lines: Lines, count: int = 10) -> list[dict[str, object]]:
+def culprits(
+    root: Frame, lines: Lines, count: int = 10, floor: int = FLOOR
+) -> list[dict[str, object]]:
     """The frames whose own memory at the peak grew past the threshold, most first."""
-    limit = threshold(root)
-    grown = [frame for frame in moved_frames(root) if frame.own_change > limit]
+    limit = threshold(root, floor)
+    grown = [frame for frame in moved_frames(root, floor) if frame.own_change > limit]
     return [
         {
             "frame": located(frame.label, lines),
@@ -281,12 +284,13 @@ def page(
     single: bool = False,
     lines: Lines | None = None,
     note: str = "",
+    floor: int = FLOOR,
 ) -> str:
     lines = lines or {}
     if single:
         return single_page(root, title, lines, note)
-    limit = threshold(root)
-    moved = moved_frames(root)
+    limit = threshold(root, floor)
+    moved = moved_frames(root, floor)
     rows = "".join(
         f"<tr class='{verdict(frame, limit)}'><td>{html.escape(located(frame.label, lines))}</td>"
         f"<td>{mib(frame.before_own)}</td><td>{mib(frame.after_own)}</td>"
@@ -370,6 +374,14 @@ def main(argv: list[str] | None = None) -> int:
         help="start every stack at this function (a test's): the runner's frames left out",
     )
     parser.add_argument(
+        "--floor",
+        type=int,
+        default=FLOOR,
+        metavar="BYTES",
+        help="a frame is marked only when it moved by at least this much (the gate's "
+        f"absolute-kib; default {FLOOR})",
+    )
+    parser.add_argument(
         "--single",
         action="store_true",
         help="draw AFTER alone (BEFORE is ignored): a flamegraph, no comparison",
@@ -380,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         help="with --single: what was never freed, instead of memory at the peak",
     )
     args = parser.parse_args(argv)
+    if args.floor < 0:
+        parser.error(f"--floor must be a number of bytes, 0 or more: {args.floor}")
     lines: Lines = {}
     after = peak_stacks(args.after, lines, leaks=args.leaks)
     before = [] if args.single else peak_stacks(args.before)
@@ -404,14 +418,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     tree = merge(after if args.single else before, after)
     args.output.write_text(
-        page(tree, args.title, tuple(args.names), args.single, lines, note),
+        page(tree, args.title, tuple(args.names), args.single, lines, note, args.floor),
         encoding="utf-8",
     )
     found = (
         {"held": holders(tree, lines)}
         if args.single
         else {
-            "culprits": culprits(tree, lines),
+            "culprits": culprits(tree, lines, floor=args.floor),
             "before": whole[0],
             "after": whole[1],
         }

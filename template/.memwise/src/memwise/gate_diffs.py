@@ -17,6 +17,7 @@ import nox
 
 from memwise.gate import WORKLOAD_PEAK, Comparison
 from memwise.manifest import Manifest
+from memwise.measuring import tolerance_of
 from memwise.other_commit import measure_commit
 from memwise.report_names import WORKLOAD_CAPTURE
 from memwise.settings import Settings
@@ -142,7 +143,8 @@ def draw(
             session.run("python", "-m", "memwise.diffgraph", str(before_capture),
                     str(now_capture), str(page), "--title",
                     f"What grew: {figure}, {label} -> now", "--names", "baseline", "now",
-                    *start, silent=True)  # fmt: skip
+                    f"--floor={tolerance_of(settings).absolute_bytes}", *start,
+                    silent=True)  # fmt: skip
         except nox.command.CommandFailed as error:
             session.warn(f"no differential flamegraph of {figure}: {error}")
             continue

@@ -81,7 +81,7 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
         session.run("python", "-m", "memwise.diffgraph", str(reports / "ref" / WORKLOAD_CAPTURE),
                     str(reports / "now" / WORKLOAD_CAPTURE), str(graph), "--title",
                     f"The workload's memory at its peak: {title}", "--names", "ref", "now",
-                    silent=True)  # fmt: skip
+                    f"--floor={tolerance.absolute_bytes}", silent=True)  # fmt: skip
     graphs = {WORKLOAD_PEAK: graph} if graph.is_file() else {}
     verdict = Verdict(
         comparisons, tolerance, f"{title}, {interpreter.rsplit(' ', 1)[0]}", sites,
