@@ -67,9 +67,11 @@ def own_basetemp() -> Iterator[Path]:
     folders, so nothing is cleaned up at exit. Given after the project's addopts, it wins over
     theirs; a ``--basetemp`` in ``pytest-args`` comes later still and wins over this one.
     """
+    # pytest empties a given --basetemp and makes it again, but not its parents: the folder
+    # itself, so the command the log shows still runs when copied after the session.
     folder = Path(tempfile.mkdtemp(prefix="memwise-pytest-"))
     try:
-        yield folder / "basetemp"  # pytest creates it and, given one, removes it first
+        yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
