@@ -134,6 +134,12 @@ def session_names(project: Path) -> set[str]:
 
 NODE_TOOLS = Path(__file__).parent / "tools"
 ARTIFACTS = TEMPLATE / ".cache" / "test-artifacts"  # screenshots kept for a reader of a run
+# A pull-request comment as GitHub lays it out (its comment column is about 760 px wide).
+COMMENT_PAGE = """<!doctype html><meta charset=utf-8><title>pull request comment</title>
+<style>body{{font:14px -apple-system,system-ui,sans-serif;margin:0;padding:16px;width:760px;
+line-height:1.5}}table{{border-collapse:collapse;display:block;overflow:auto}}
+td,th{{border:1px solid #d0d7de;padding:6px 13px}}code{{background:#eff1f3;padding:.2em .4em;
+font-size:85%}}</style>{body}"""
 
 
 def node_tools(folder: Path = NODE_TOOLS) -> Path:

@@ -11,13 +11,15 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from memwise import baseline, diffgraph, gate, gate_diffs, gate_reports, settings
+from markdown_it import MarkdownIt
+from memwise import baseline, diffgraph, gate, gate_diffs, gate_reports, pr_comment, settings
 from memwise.manifest import Manifest, TestRecord
 from memwise.options import parse_baseline_runs
 
 from tests import growth
 from tests.helpers import (
     ARTIFACTS,
+    COMMENT_PAGE,
     browse,
     nox,
     render,
@@ -646,3 +648,27 @@ def test_memgate_and_baseline_shards_add_up_to_one_verdict(tmp_path) -> None:
     )
     summary = (project / "reports" / "memreport" / "summary.md").read_text()
     assert "### shard 2/2" in summary
+    assert f"\n#### ❌ Memory gate failed: {short}" in summary  # a level below "shard 2/2"
+    # As a reviewer meets it: the merge's comment at GitHub's width, and the red shard's page.
+    comment = pr_comment.body({"memgate": pr_comment.section("memgate", summary, None, None)})
+    page = tmp_path / "comment.html"
+    page.write_text(
+        COMMENT_PAGE.format(body=MarkdownIt("commonmark").enable("table").render(comment))
+    )
+    shots = ARTIFACTS / "gate-shards"
+    shots.mkdir(parents=True, exist_ok=True)
+    seen_comment, seen_report = browse([
+        {"url": page.as_uri(), "texts": ["h2", "h3", "h4", "th"],
+         "viewport": {"width": 800, "height": 900}, "screenshot": str(shots / "comment.png")},
+        {"url": (folders[1] / "report.html").as_uri(), "texts": ["p.verdict"],
+         "screenshot": str(shots / "shard-2-report.png")},
+    ])  # fmt: skip
+    assert seen_comment["texts"]["h2"][0].startswith("❌ memgate in 2 shard(s)")
+    assert seen_comment["texts"]["h3"] == ["shard 2/2"]
+    assert seen_comment["texts"]["h4"][0].startswith(f"❌ Memory gate failed: {short}")
+    assert seen_comment["tops"]["h4"][0] < 900  # the red shard's verdict in the first screen
+    # The red shard's table of what failed, every column in view at that width.
+    assert seen_comment["texts"]["th"][:4] == ["figure", "change", "baseline → now", "allowed"]
+    assert max(seen_comment["rights"]["th"][:4]) <= 800
+    assert short in seen_report["texts"]["p.verdict"][0]
+    assert seen_report["errors"] == []

@@ -621,6 +621,12 @@ def test_memtest_shards_hold_every_test_once_and_merge_into_one_verdict(
                   *(str(folder) for _, folder in results.values()), check=False)  # fmt: skip
         assert red.returncode != 0
         assert "test_shard_over.py::test_shard_over: over its budget" in red.stderr
+        # The red shard's own table follows, a level below the merge's heading: the line
+        # that held the most, as an unsplit memtest's summary gives it.
+        merged_summary = (project / "reports" / "memreport" / "summary.md").read_text()
+        shard_part = merged_summary.split("\n### shard ", 1)[1]
+        assert "\n#### ❌ memtest failed: test_shard_over over" in shard_part
+        assert re.search(r"\| `tests/test_shard_over\.py:\d+` \|", shard_part), merged_summary
     finally:
         many.unlink()
         over.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from memwise import diffgraph, gate, verdict
 
 from tests.helpers import (
     ARTIFACTS,
+    COMMENT_PAGE,
     TOOLKIT,
     TOOLKIT_PATH,
     browse,
@@ -187,12 +188,6 @@ def report_scratch() -> None:
 
 
 def render_report("""
-
-COMMENT_PAGE = """<!doctype html><meta charset=utf-8><title>pull request comment</title>
-<style>body{{font:14px -apple-system,system-ui,sans-serif;margin:0;padding:16px;width:760px;
-line-height:1.5}}table{{border-collapse:collapse;display:block;overflow:auto}}
-td,th{{border:1px solid #d0d7de;padding:6px 13px}}code{{background:#eff1f3;padding:.2em .4em;
-font-size:85%}}</style>{body}"""
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ or of memgate's (`nox -s memgate -- --shard K/N`)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ def memreport(session: nox.Session, settings: Settings) -> None:
     if not session.posargs or session.posargs[0] in ("--help", "-h"):
         session.error(USAGE)
     shards: list[tuple[Path, ShardRecord]] = []
+    folders: dict[int, Path] = {}
     manifests: dict[int, Manifest] = {}
     gates: dict[int, dict[str, Any]] = {}
     for folder in map(Path, session.posargs):
@@ -43,6 +45,7 @@ def memreport(session: nox.Session, settings: Settings) -> None:
         except (OSError, ValueError, KeyError, TypeError) as error:
             session.error(f"{folder}: no manifest memwise wrote ({error}); {USAGE}")
         shards.append((folder, record))
+        folders[record.shard.index] = folder
         manifests[record.shard.index] = manifest
     if gates and len(gates) != len(shards):
         session.error(
@@ -81,8 +84,17 @@ def memreport(session: nox.Session, settings: Settings) -> None:
     summary = f"## {'❌' if red else '✅'} {headline}\n" + "".join(
         f"\n- {line}" for line in red
     )
+    # Each red shard's own summary below the list: its table of tests over their budget
+    # names the line that held the most, as an unsplit memtest's does.
+    red_shards = {
+        index: _summary_of(folders[index])
+        for index, manifest in manifests.items()
+        if manifest.failed or manifest.problems or manifest.exit_status not in (0, 5)
+    }
     reports = fresh_folder(session, settings.root / settings.reports / "memreport")
-    (reports / SUMMARY).write_text(summary + "\n", encoding="utf-8")
+    (reports / SUMMARY).write_text(
+        summary + shard_details(red_shards, merged.count) + "\n", encoding="utf-8"
+    )
     if red:
         session.error(f"{headline}:\n" + "\n".join(f"  {line}" for line in red))
     session.log(f"{headline}; summary: {reports / SUMMARY}")
@@ -103,12 +115,7 @@ def gate_report(
     red_summaries: dict[int, str] = {}
     for index, verdict in sorted(gates.items()):
         if not verdict.get("passed"):
-            shard_summary = Path(verdict["folder"]) / SUMMARY
-            text = (
-                shard_summary.read_text(encoding="utf-8")
-                if shard_summary.is_file()
-                else ""
-            )
+            text = _summary_of(Path(verdict["folder"]))
             red_summaries[index] = text
             first = text.splitlines()[0].lstrip("#❌ ").strip() if text else "red"
             red.append(f"shard {index}/{count}: {first}")
@@ -121,10 +128,7 @@ def gate_report(
     headline = f"memgate in {count} shard(s): {len(compared)} figure(s) compared" + (
         f", {len(red)} problem(s)" if red else ", every shard green"
     )
-    details = "".join(
-        f"\n\n### shard {index}/{count}\n\n{text}"
-        for index, text in red_summaries.items()
-    )
+    details = shard_details(red_summaries, count)
     summary = f"## {'❌' if red else '✅'} {headline}\n" + "".join(
         f"\n- {line}" for line in red
     )
@@ -133,3 +137,24 @@ def gate_report(
     if red:
         session.error(f"{headline}:\n" + "\n".join(f"  {line}" for line in red))
     session.log(f"{headline}; summary: {reports / SUMMARY}")
+
+
+def _summary_of(folder: Path) -> str:
+    found = folder / SUMMARY
+    return found.read_text(encoding="utf-8") if found.is_file() else ""
+
+
+def shard_details(summaries: dict[int, str], count: int) -> str:
+    """Each red shard's own summary under a heading of its own, its headings two levels down
+    (a shard's "## ❌ ..." would otherwise stand above the "### shard K/N" it belongs to).
+    """
+    return "".join(
+        f"\n\n### shard {index}/{count}\n\n{demoted(text).strip()}"
+        for index, text in sorted(summaries.items())
+        if text.strip()
+    )
+
+
+def demoted(markdown: str) -> str:
+    """Every Markdown heading two levels lower."""
+    return re.sub(r"^(#+ )", r"##\1", markdown, flags=re.MULTILINE)
