@@ -293,7 +293,7 @@ def regression_message(
     )
 
 
-def baseline_session(session: nox.Session, settings: Settings, python: str) -> None:
+def record_baseline(session: nox.Session, settings: Settings, python: str) -> None:
     options = parse(session, lambda words: parse_baseline(words, settings.gate_runs))
     count, shard = options.runs, options.shard
     path = settings.root / settings.baseline

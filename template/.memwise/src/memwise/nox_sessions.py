@@ -13,6 +13,11 @@ from pathlib import Path
 
 import nox
 
+# A session's body has the session's name: imported whole (`memwise.drift.drift`), so the
+# session function that calls it can have that name too.
+import memwise.drift
+import memwise.memdiff
+import memwise.memreport
 from memwise import (
     answers,
     environment,
@@ -22,9 +27,6 @@ from memwise import (
     sessions,
     updates,
 )
-from memwise import drift as drift_session
-from memwise import memdiff as memdiff_session
-from memwise import memreport as memreport_session
 from memwise.settings import SettingsError, load
 
 # .memwise/src/memwise/nox_sessions.py: the project is three folders up.
@@ -93,7 +95,7 @@ def memtest(session: nox.Session) -> None:
 @nox.session(python=False, default=False)
 def memreport(session: nox.Session) -> None:
     """One verdict from the report folders of memtest's or memgate's shards (--shard K/N)."""
-    memreport_session.memreport(session, SETTINGS)
+    memwise.memreport.memreport(session, SETTINGS)
 
 
 @nox.session(python=False, default=False)
@@ -135,14 +137,14 @@ def memgate(session: nox.Session) -> None:
 def baseline(session: nox.Session) -> None:
     """Measure the gate's figures a few times; record medians and noise; commit the file."""
     with memory(session):
-        gate_sessions.baseline_session(session, SETTINGS, MEMORY_PYTHON)
+        gate_sessions.record_baseline(session, SETTINGS, MEMORY_PYTHON)
 
 
 @nox.session(python=False, default=False)
 def memdiff(session: nox.Session) -> None:
     """Compare the working tree's memory figures with a git ref's: `nox -s memdiff -- main`."""
     with memory(session):
-        memdiff_session.memdiff(session, SETTINGS, MEMORY_PYTHON)
+        memwise.memdiff.memdiff(session, SETTINGS, MEMORY_PYTHON)
 
 
 @nox.session(python=False, default=False)
@@ -154,7 +156,7 @@ def memhistory(session: nox.Session) -> None:
 @nox.session(default=False)
 def drift(session: nox.Session) -> None:
     """Fail when a memwise-owned file differs from the release the answers file records."""
-    drift_session.drift(session, SETTINGS)
+    memwise.drift.drift(session, SETTINGS)
 
 
 @nox.session(default=False)
