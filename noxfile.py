@@ -42,8 +42,9 @@ def tests(session: nox.Session) -> None:
     # Bytecode is written, as on a developer's machine, even on a CI image that forbids it:
     # otherwise every copier, nox and pytest start compiles its imports again (a fifth of the
     # suite's time on 2026-11-26).
+    # The slowest tests are listed at the end of every run: where the suite's time goes.
     session.run(
-        "pytest", "-n", workers, "--dist", "loadgroup", *session.posargs,
+        "pytest", "-n", workers, "--dist", "loadgroup", "--durations=25", *session.posargs,
         env={"PYTHONDONTWRITEBYTECODE": None},
     )  # fmt: skip
 
