@@ -907,6 +907,19 @@ def test_fork_then_exec():
         os.execv(sys.executable, [sys.executable, "-c", "x = bytearray(50 * 1024 * 1024)"])
     assert os.waitpid(pid, 0)[1] == 0
 
+@pytest.mark.limit_memory("10 MB", current_thread_only=True)
+def test_own_thread_and_its_fork():
+    import threading
+    held = []
+    thread = threading.Thread(target=lambda: held.append(bytearray(20 * 1024 * 1024)))
+    thread.start()
+    thread.join()
+    pid = os.fork()
+    if pid == 0:
+        allocate_3_mib = bytearray(3 * 1024 * 1024)
+        os._exit(0)
+    os.waitpid(pid, 0)
+
 def test_default_budget_forks_3_mib():
     pid = os.fork()
     if pid == 0:
@@ -929,7 +942,7 @@ def test_following_forks_counts_each_forked_childs_peak(pytester, monkeypatch) -
         "-p", "memwise.pytest_plugin", "-p", "no:memray", f"--memwise-follow-forks={captures}",
         f"--memwise-manifest={manifest_path}", "--memwise-default-limit=8 MB",
     )  # fmt: skip
-    result.assert_outcomes(passed=8, failed=1)
+    result.assert_outcomes(passed=9, failed=1)
     over = "*test_multiprocessing*fork* is using * out of its limit of 10.00 MiB*"
     result.stdout.fnmatch_lines([over + "MiB in 1 forked child process(es)*"])
     tests = {test.nodeid.split("::", 1)[1]: test for test in Manifest.read(manifest_path).tests}
@@ -939,6 +952,10 @@ def test_following_forks_counts_each_forked_childs_peak(pytester, monkeypatch) -
     assert small.measured_by == "memwise-forks"
     assert small.limit == "limit_memory('8 MB')"
     assert 3 * MIB <= (small.forked_bytes or 0) < 4 * MIB
+    # current_thread_only: the test's own thread (not the 20 MiB of its other thread) and its fork.
+    own = tests["test_own_thread_and_its_fork"]
+    assert own.outcome == "passed"
+    assert 3 * MIB <= (own.forked_bytes or 0) <= (own.peak_bytes or 0) < 10 * MIB
     for name in ["test_multiprocessing[spawn]", "test_subprocess", "test_fork_then_exec"]:
         assert (tests[name].forked_bytes or 0) < MIB, name
     assert "Case::test_subprocess_in_a_testcase" in tests  # a TestCase runs as before

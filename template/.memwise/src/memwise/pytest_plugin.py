@@ -340,6 +340,11 @@ class MemoryRecorder:
         finally:
             item.obj = call
         measured = forked_children.read(capture)
+        if marks and marks[0].kwargs.get("current_thread_only"):
+            # The budget leaves the test's other threads out: its own thread, and its children.
+            measured = forked_children.WithChildren(
+                own_thread_peak(capture), measured.children_bytes
+            )
         failure = forked_children.over_budget(
             item.nodeid, size, parse_size(size), measured
         )
