@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+import copier
 import pytest
 
-from tests.helpers import render
+from tests.helpers import render, template_source
 
 
 @pytest.mark.parametrize(
@@ -47,3 +48,37 @@ def test_invalid_answer_is_refused_with_its_rule(tmp_path, answers: dict, messag
     with pytest.raises(ValueError, match=re.escape(message)):
         render(destination, **answers)
     assert not destination.exists() or not any(destination.iterdir())
+
+
+@pytest.mark.parametrize("own_file", ["pyproject.toml", "setup.py", "setup.cfg"])
+@pytest.mark.parametrize("overwrite", [False, True], ids=["as-is", "overwrite"])
+def test_a_new_project_is_not_written_over_a_folder_that_holds_one(
+    tmp_path, own_file: str, overwrite: bool
+) -> None:
+    """Refused before any file is written, even under --overwrite (which copier advises), and
+    in a folder whose name glob would read as a pattern."""
+    project = tmp_path / "service [v2]*"
+    project.mkdir()
+    (project / own_file).write_text("# the project's own\n", encoding="utf-8")
+    (project / "README.md").write_text("# the project's own\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape("--data project_type=existing")) as refused:
+        copier.run_copy(
+            str(template_source()), project, defaults=True, quiet=True, overwrite=overwrite
+        )
+    assert f"{own_file} is there: this folder holds a project" in str(refused.value)
+    assert sorted(path.name for path in project.iterdir()) == sorted([own_file, "README.md"])
+    assert (project / own_file).read_text(encoding="utf-8") == "# the project's own\n"
+    # The way it names is taken: memwise's own files only.
+    render(project, project_type="existing")
+    assert (project / own_file).read_text(encoding="utf-8") == "# the project's own\n"
+    assert (project / ".memwise" / "README.md").is_file()
+
+
+def test_a_folder_without_a_project_gets_a_new_one(tmp_path) -> None:
+    """A folder with other files (a README, a .git) but no Python project is no reason to stop."""
+    project = tmp_path / "service"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine\n", encoding="utf-8")
+    render(project)
+    assert (project / "pyproject.toml").is_file()
+    assert (project / "notes.txt").read_text(encoding="utf-8") == "mine\n"
