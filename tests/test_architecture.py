@@ -115,3 +115,17 @@ def test_ci_reads_the_report_files_memwise_writes() -> None:
     }
     assert {"summary.md", "junit.xml"} <= read
     assert read <= report_file_names()
+
+
+def test_a_name_of_the_toolkit_is_imported_under_its_own_name() -> None:
+    """One name per thing: an alias (``import page as verdict_page``) says the name did not say
+    what it holds (issue 35)."""
+    aliases = sorted(
+        f"{path.name}: {node.module} {alias.name} as {alias.asname}"
+        for path in [*PACKAGE.glob("*.py"), *RUNTIME.glob("*.py")]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("memwise")
+        for alias in node.names
+        if alias.asname and alias.asname != alias.name
+    )
+    assert aliases == []

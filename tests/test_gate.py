@@ -660,7 +660,7 @@ def test_memgate_and_baseline_shards_add_up_to_one_verdict(tmp_path) -> None:
     seen_comment, seen_report = browse([
         {"url": page.as_uri(), "texts": ["h2", "h3", "h4", "th"],
          "viewport": {"width": 800, "height": 900}, "screenshot": str(shots / "comment.png")},
-        {"url": (folders[1] / "report.html").as_uri(), "texts": ["p.verdict"],
+        {"url": (folders[1] / "report.html").as_uri(), "texts": ["p.verdict", "h1"],
          "screenshot": str(shots / "shard-2-report.png")},
     ])  # fmt: skip
     assert seen_comment["texts"]["h2"][0].startswith("❌ memgate in 2 shard(s)")
@@ -671,4 +671,5 @@ def test_memgate_and_baseline_shards_add_up_to_one_verdict(tmp_path) -> None:
     assert seen_comment["texts"]["th"][:4] == ["figure", "change", "baseline → now", "allowed"]
     assert max(seen_comment["rights"]["th"][:4]) <= 800
     assert short in seen_report["texts"]["p.verdict"][0]
+    assert seen_report["texts"]["h1"][0].endswith(", shard 2/2")  # which shard's page this is
     assert seen_report["errors"] == []

@@ -617,6 +617,10 @@ def test_memtest_shards_hold_every_test_once_and_merge_into_one_verdict(
             shutil.copytree(project / "reports" / "memtest", folder)
             results[spec] = (result.returncode, folder)
         assert sorted(code != 0 for code, _ in results.values()) == [False, True]
+        [(red_spec, red_folder)] = [(spec, f) for spec, (code, f) in results.items() if code]
+        # The red shard's own page says which shard it is: the merge links to it.
+        title = f"<title>memtest, shard {red_spec}: tests over their memory budget</title>"
+        assert title in (red_folder / "index.html").read_text()
         red = nox(project, "-s", "memreport", "--",
                   *(str(folder) for _, folder in results.values()), check=False)  # fmt: skip
         assert red.returncode != 0

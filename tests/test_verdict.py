@@ -147,7 +147,7 @@ def test_the_terminal_names_the_helper_first() -> None:
 
 
 def test_the_page_shows_the_culprit_before_the_fold() -> None:
-    page = verdict.page(red(), "Memory gate: 3.15-linux-x86_64")
+    page = verdict.report_page(red(), "Memory gate: 3.15-linux-x86_64")
     first, fold = page.split("<div class='fold'>", 1)
     assert "report_scratch (my_service/handler.py:35)" in first
     assert "test_cache_stays_bounded" not in first
@@ -169,7 +169,7 @@ def test_the_call_site_table_keeps_only_what_grew_past_the_tolerance() -> None:
 def test_memdiff_marks_only_what_grew() -> None:
     memdiff = verdict.Verdict(comparisons(), TOLERANCE, "ref main -> now", before="ref main",
                               judged=False)  # fmt: skip
-    page = verdict.page(memdiff, "Memory: ref main -> now")
+    page = verdict.report_page(memdiff, "Memory: ref main -> now")
     marked = re.findall(r"<tr class='grew'><td title='([^']+)'", page)
     assert sorted(marked) == sorted(
         ["workload peak", "tests/test_memory.py::test_bulk_load[200k-orders] peak"]

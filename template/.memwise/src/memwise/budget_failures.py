@@ -11,6 +11,7 @@ import nox
 from memwise.manifest import Manifest
 from memwise.report_names import MEMTEST_PAGE, SUMMARY
 from memwise.reports import flamegraphs, listing
+from memwise.shards import Shard
 from memwise.sizes import mib
 from memwise.verdict import (
     MEMTEST_ALLOCATOR,
@@ -18,7 +19,7 @@ from memwise.verdict import (
     Verdict,
     held_most,
     markdown,
-    page,
+    report_page,
     terminal,
 )
 
@@ -54,10 +55,15 @@ def over_budget_tests(
 
 
 def failures_message(
-    session: nox.Session, manifest: Manifest, kept: list[Path], reports: Path
+    session: nox.Session,
+    manifest: Manifest,
+    kept: list[Path],
+    reports: Path,
+    shard: Shard | None = None,
 ) -> str:
     """The failed tests, those over their memory budget apart from the others: the verdict
-    (``memwise.verdict``) in the terminal, and summary.md and index.html beside the reports.
+    (``memwise.verdict``) in the terminal, and summary.md and index.html beside the reports
+    (the page's title names its shard: a merged run links to each red shard's page).
     """
     verdict = Verdict(
         (), None, f"Python {manifest.python} on {manifest.platform}",
@@ -67,7 +73,9 @@ def failures_message(
     )  # fmt: skip
     index = reports / MEMTEST_PAGE
     (reports / SUMMARY).write_text(markdown(verdict), encoding="utf-8")
-    index.write_text(page(verdict, "memtest: tests over their memory budget"), "utf-8")
+    of_shard = f", shard {shard}" if shard is not None else ""
+    title = f"memtest{of_shard}: tests over their memory budget"
+    index.write_text(report_page(verdict, title), "utf-8")
     return "\n".join(
         [
             terminal(verdict, reports),

@@ -54,7 +54,7 @@ from memwise.verdict import (
     markdown,
     terminal,
 )
-from memwise.verdict import page as verdict_page
+from memwise.verdict import report_page
 
 
 def memgate(session: nox.Session, settings: Settings, python: str) -> None:
@@ -76,7 +76,7 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
     if record is None:
         kept = keep_failing_captures(run.manifest, reports)
         if run.manifest.failed:
-            session.error(failures_message(session, run.manifest, kept, reports))
+            session.error(failures_message(session, run.manifest, kept, reports, shard))
         session.warn(
             f"memgate compared NOTHING: {missing_baseline(path, env)} This run's figures are in "
             f"{reports / path.name}. In CI (CI set) this is an error."
@@ -107,7 +107,8 @@ def memgate(session: nox.Session, settings: Settings, python: str) -> None:
     summary.write_text(markdown(verdict), "utf-8")
     write_gate_verdict(reports, verdict.passed, comparisons, shard)
     page = reports / GATE_PAGE
-    page.write_text(verdict_page(verdict, f"Memory gate: {env}"), "utf-8")
+    of_shard = f", shard {shard}" if shard is not None else ""
+    page.write_text(report_page(verdict, f"Memory gate: {env}{of_shard}"), "utf-8")
     for comparison in verdict.within:
         session.log(comparison.describe())
     missing = [c for c in comparisons if c.status == "MISSING"]

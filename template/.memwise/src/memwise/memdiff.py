@@ -25,7 +25,7 @@ from memwise.report_names import SUMMARY, WORKLOAD_CAPTURE
 from memwise.reports import fresh_folder
 from memwise.settings import Settings
 from memwise.verdict import Verdict, culprits_of, markdown, terminal
-from memwise.verdict import page as verdict_page
+from memwise.verdict import report_page
 
 
 def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
@@ -90,7 +90,7 @@ def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
         before=f"ref {ref}", judged=False,
     )  # fmt: skip
     page = reports / "memdiff.html"
-    page.write_text(verdict_page(verdict, f"Memory: {title}"), "utf-8")
+    page.write_text(report_page(verdict, f"Memory: {title}"), "utf-8")
     summary = reports / SUMMARY
     summary.write_text(markdown(verdict), encoding="utf-8")
     for comparison in comparisons:

@@ -85,7 +85,7 @@ def memtest(session: nox.Session, settings: Settings) -> None:
             else ""
         )
         hint += missing_tools_hint(settings, junit)
-        session.error(failures_message(session, manifest, kept, reports) + hint)
+        session.error(failures_message(session, manifest, kept, reports, shard) + hint)
     said = (
         f"memtest{f' shard {shard}' if shard else ''} passed on Python {manifest.python}: "
         f"{len(manifest.measured)} of "

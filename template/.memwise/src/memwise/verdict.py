@@ -443,7 +443,7 @@ def _row(c: Comparison, judged: bool, full: bool) -> str:
     )
 
 
-def page(verdict: Verdict, title: str) -> str:
+def report_page(verdict: Verdict, title: str) -> str:
     """The report page: the verdict, failing figures and their culprits in the first screen;
     the figures within tolerance below the fold."""
     if verdict.judged:
