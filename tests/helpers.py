@@ -217,3 +217,17 @@ def render_with_committed_baseline(destination: Path) -> Path:
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "baseline")
     return project
+
+
+# A fake release 1.1.0 (tests/test_update.py, tests/test_existing.py) adds pytest's slowest
+# durations to memtest, written as the formatters write it (the render's lint checks the
+# toolkit's formatting).
+TOOLKIT_SUMMARY = '    summary = ["--most-allocations=5", "--stacks=8", f"--junitxml={junit}"]\n'
+TOOLKIT_SUMMARY_1_1 = (
+    "    summary = [\n"
+    '        "--most-allocations=5",\n'
+    '        "--stacks=8",\n'
+    '        "--durations=5",\n'
+    '        f"--junitxml={junit}",\n'
+    "    ]\n"
+)

@@ -129,3 +129,25 @@ def test_a_name_of_the_toolkit_is_imported_under_its_own_name() -> None:
         if alias.asname and alias.asname != alias.name
     )
     assert aliases == []
+
+
+def test_test_modules_share_helpers_not_each_other() -> None:
+    """A test module imports what it shares from a helper module (tests/helpers.py,
+    tests/answer_matrix.py ...), never from another test module, and a helper is written once:
+    importing a test module runs its collection-time work and ties two files' fixtures."""
+    tests = TOOLKIT.parents[1] / "tests"
+    sideways, defined = [], {}
+    for path in sorted(tests.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests.test_"):
+                sideways.append(f"{path.name} imports {node.module}")
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("test"):
+                defined.setdefault(node.name, []).append(path.name)
+    assert sideways == []
+    assert {
+        name: files
+        for name, files in defined.items()
+        if name in {"git", "render", "nox", "run"} and len(files) > 1
+    } == {}

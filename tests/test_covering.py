@@ -8,8 +8,8 @@ import re
 
 import pytest
 
+from tests.answer_matrix import COMBINATIONS, QUESTIONS, empty_range, label
 from tests.helpers import installed, nox, render
-from tests.test_matrix import COMBINATIONS, QUESTIONS, empty_range, label
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -17,8 +16,17 @@ import copier
 import pytest
 
 from tests.existing_projects import BOT, PROJECTS, ExistingProject
-from tests.helpers import TEMPLATE, memory_environment, nox, run, session_env, template_source
-from tests.test_update import TOOLKIT_SUMMARY, TOOLKIT_SUMMARY_1_1
+from tests.helpers import (
+    TEMPLATE,
+    TOOLKIT_SUMMARY,
+    TOOLKIT_SUMMARY_1_1,
+    git,
+    memory_environment,
+    nox,
+    run,
+    session_env,
+    template_source,
+)
 
 ANSWERS = ".copier-answers.memwise.yml"
 # What the layer writes (and nothing else): its toolkit, its CI workflow, its answers file,
@@ -31,11 +39,6 @@ pytestmark = pytest.mark.slow
 
 
 TOOLKIT_SRC = TEMPLATE / "template" / ".memwise" / "src"
-
-
-def git(cwd: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
-    return subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture(scope="module")

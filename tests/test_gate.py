@@ -21,6 +21,7 @@ from tests.helpers import (
     ARTIFACTS,
     COMMENT_PAGE,
     browse,
+    git,
     nox,
     render,
     render_with_committed_baseline,
@@ -253,11 +254,6 @@ def grown_site(message: str) -> float:
     )
     assert site is not None, message[-3000:]
     return float(site[1])
-
-
-def git(project: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
-    return subprocess.run(command, cwd=project, check=True, capture_output=True, text=True).stdout
 
 
 def test_a_shallow_clone_names_no_baseline_commit_it_cannot_see(tmp_path: Path) -> None:
@@ -610,6 +606,8 @@ def test_memgate_and_baseline_shards_add_up_to_one_verdict(tmp_path) -> None:
     ].values()
     assert set(table["figures"]) == whole  # the second shard kept the first one's figures
     assert table["method"] == "PYTHONMALLOC=malloc, 2 shards"
+    # Committed, as a team would: a red shard then measures the baseline's commit again.
+    git(project, "commit", "-q", "-am", "baseline in 2 shards")
 
     def gate_in_shards() -> tuple[list[Path], list[subprocess.CompletedProcess[str]]]:
         folders, results = [], []
@@ -649,6 +647,10 @@ def test_memgate_and_baseline_shards_add_up_to_one_verdict(tmp_path) -> None:
     summary = (project / "reports" / "memreport" / "summary.md").read_text()
     assert "### shard 2/2" in summary
     assert f"\n#### ❌ Memory gate failed: {short}" in summary  # a level below "shard 2/2"
+    # What grew, with its line, drawn against the baseline's commit as an unsplit gate draws it.
+    assert re.search(
+        rf"What grew in {re.escape(short)}\*\*:\n- `[^`]*test_memory\.py:\d+", summary
+    ), summary
     # As a reviewer meets it: the merge's comment at GitHub's width, and the red shard's page.
     comment = pr_comment.body({"memgate": pr_comment.section("memgate", summary, None, None)})
     page = tmp_path / "comment.html"

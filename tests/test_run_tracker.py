@@ -94,7 +94,7 @@ class CacheTest(unittest.TestCase):
 """
 
 
-def run(pytester: pytest.Pytester, *args: str) -> Manifest:
+def measured_run(pytester: pytest.Pytester, *args: str) -> Manifest:
     manifest = (
         pytester.path / "reports" / f"manifest{len(list(pytester.path.glob('reports/*')))}.json"
     )
@@ -119,8 +119,8 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
 
 
 def test_one_tracker_gives_every_test_the_peak_of_a_tracker_per_test(suite) -> None:
-    per_test = run(suite, "--memray")
-    one = run(suite, "--memwise-one-tracker")
+    per_test = measured_run(suite, "--memray")
+    one = measured_run(suite, "--memwise-one-tracker")
     assert len(one.tests) == 22
     assert one.unmeasured == []
     # pymalloc takes memory by arenas the same way under both: a test function's figure is the
@@ -157,8 +157,8 @@ def test_one_tracker_gives_every_test_the_peak_of_a_tracker_per_test(suite) -> N
 
 
 def test_one_tracker_in_each_xdist_worker(suite) -> None:
-    per_test = run(suite, "--memray")
-    spread = run(suite, "--memwise-one-tracker", "-n", "2")
+    per_test = measured_run(suite, "--memray")
+    spread = measured_run(suite, "--memwise-one-tracker", "-n", "2")
     assert {test.measured_by for test in spread.tests} == {RUN_TRACKER, "pytest-memray"}
     assert peaks(spread).keys() == peaks(per_test).keys()
     # Each worker ran a part of the suite in its own order: arenas are reused differently.

@@ -22,36 +22,27 @@ import copier
 import pytest
 
 from tests.existing_projects import BOT
-from tests.helpers import NODE_TOOLS, TEMPLATE, node_tools, nox, template_source
+from tests.helpers import (
+    NODE_TOOLS,
+    TEMPLATE,
+    TOOLKIT_SUMMARY,
+    TOOLKIT_SUMMARY_1_1,
+    git,
+    node_tools,
+    nox,
+    template_source,
+)
 
 # Each test updates real template releases with copier (5 to 45 s): the slow set.
 pytestmark = pytest.mark.slow
 
 ANSWERS = ".copier-answers.yml"  # a new project's: copier's usual name, found by a plain update
-GIT = ["git", "-c", "user.name=memwise tests", "-c", "user.email=tests@example.com"]
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-# Release 1.1.0 adds pytest's slowest durations to memtest, written as the formatters write it
-# (the render's lint checks the toolkit's formatting).
-TOOLKIT_SUMMARY = '    summary = ["--most-allocations=5", "--stacks=8", f"--junitxml={junit}"]\n'
-TOOLKIT_SUMMARY_1_1 = (
-    "    summary = [\n"
-    '        "--most-allocations=5",\n'
-    '        "--stacks=8",\n'
-    '        "--durations=5",\n'
-    '        f"--junitxml={junit}",\n'
-    "    ]\n"
-)
 
 
 def release_1_1(repo: Path) -> None:

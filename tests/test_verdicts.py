@@ -12,7 +12,6 @@ import json
 import os
 import re
 import stat
-import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -21,16 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests import growth
-from tests.helpers import nox, render, run, session_env
+from tests.helpers import git, nox, render, run, session_env
 
 pytestmark = pytest.mark.slow
-GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-
-
-def git(project: Path, *args: str) -> str:
-    return subprocess.run(
-        [*GIT, *args], cwd=project, check=True, capture_output=True, text=True
-    ).stdout
 
 
 @pytest.fixture(scope="module")

@@ -52,9 +52,9 @@ from memwise.verdict import (
     Verdict,
     culprits_of,
     markdown,
+    report_page,
     terminal,
 )
-from memwise.verdict import report_page
 
 
 def memgate(session: nox.Session, settings: Settings, python: str) -> None:

@@ -24,8 +24,7 @@ from memwise.other_commit import measure_commit
 from memwise.report_names import SUMMARY, WORKLOAD_CAPTURE
 from memwise.reports import fresh_folder
 from memwise.settings import Settings
-from memwise.verdict import Verdict, culprits_of, markdown, terminal
-from memwise.verdict import report_page
+from memwise.verdict import Verdict, culprits_of, markdown, report_page, terminal
 
 
 def memdiff(session: nox.Session, settings: Settings, python: str) -> None:
