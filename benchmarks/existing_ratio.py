@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "template" / ".memwise" / "src"))
 from gate_noise import make_project  # adds memwise to a fixture, the documented way
-from memwise.environment import program_env
-from memwise.settings import load
+from memwise.project.settings import load
+from memwise.running.environment import program_env
 from one_tracker import peaks  # the run's Tracker against pytest-memray's, figure by figure
 from speed import BIN, ENV, rounds, workload_ratio  # the speed benchmark's timing
 

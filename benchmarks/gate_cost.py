@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from gate_noise import git, make_project  # the render, or a fixture adopted the documented way
 
 sys.path.insert(0, str(ROOT / "template" / ".memwise" / "src"))
-from memwise.settings import load
+from memwise.project.settings import load
 
 from tests.helpers import memory_environment, session_env
 

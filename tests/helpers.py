@@ -195,7 +195,7 @@ def browse(pages: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 def memory_environment(project: Path) -> Path:
-    """The environment memwise's memory sessions share in a project (memwise.shared_env)."""
+    """The environment memwise's memory sessions share in a project (memwise.running.shared_env)."""
     (found,) = project.glob(".nox/memwise-memory-*")
     return found
 

@@ -1,6 +1,7 @@
-"""The import rules of memwise's toolkit (docs/architecture.md): a session's body is reached
-only through nox_sessions, the pytest side never loads nox, and the runtime a service ships
-needs nothing of the toolkit."""
+"""The layout and import rules of memwise's toolkit (docs/architecture.md): one subpackage per
+part, each part importing only from the parts below it; a session's body reached only through
+nox_sessions; the pytest side never loading nox; the runtime a service ships needing nothing of
+the toolkit."""
 
 from __future__ import annotations
 
@@ -12,9 +13,19 @@ from tests.helpers import TOOLKIT
 
 PACKAGE = TOOLKIT / "src" / "memwise"
 RUNTIME = TOOLKIT / "runtime" / "src" / "memwise_runtime"
-# The modules that hold a session's body: nox_sessions declares each, nothing else imports them.
-SESSION_BODIES = {"sessions", "gate_sessions", "memdiff", "memreport", "drift", "updates"}
+# The parts, lowest first: a module imports from its own part and the parts before it. The
+# top-level modules are the foundation (sizes, report_names: vocabulary every part uses) and the
+# entry points (nox_sessions declares the sessions, __main__ answers CI, tracking is an old path).
+LAYERS = ["plugin", "project", "running", "gate", "views", "sessions"]
+FOUNDATION = {"sizes", "report_names", "__init__"}
+ENTRY_POINTS = {"nox_sessions", "__main__", "tracking"}
 DECLARATIONS = "nox_sessions"
+
+
+def module_name(path: Path) -> str:
+    """A toolkit module's dotted name below memwise: "gate.rules", "nox_sessions"."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" and len(parts) > 1 else parts)
 
 
 def imports_of(path: Path, package: str) -> set[str]:
@@ -25,46 +36,94 @@ def imports_of(path: Path, package: str) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-            if node.module == package:
-                found.update(f"{package}.{alias.name}" for alias in node.names)
+            if node.module == package or node.module.startswith(package + "."):
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
 
 
 def graph() -> dict[str, set[str]]:
-    return {
-        path.stem: {
-            name.split(".", 1)[1] if name.startswith("memwise.") else name
-            for name in imports_of(path, "memwise")
-            if name != "memwise"
-        }
-        for path in PACKAGE.glob("*.py")
-    }
+    """Each toolkit module and what it imports: toolkit modules by their name below memwise
+    (a name imported from a module, "gate.rules.Tolerance", counts as that module), other
+    packages by their top-level name."""
+    modules = {module_name(path) for path in PACKAGE.rglob("*.py")}
+    edges = {}
+    for path in PACKAGE.rglob("*.py"):
+        targets = set()
+        for name in imports_of(path, "memwise"):
+            if not name.startswith("memwise."):
+                targets.add(name.split(".")[0])
+                continue
+            dotted = name.removeprefix("memwise.")
+            while dotted and dotted not in modules:
+                dotted = dotted.rpartition(".")[0]
+            if dotted:
+                targets.add(dotted)
+        edges[module_name(path)] = targets - {module_name(path)}
+    return edges
+
+
+def part_of(module: str) -> str:
+    return module.split(".")[0]
+
+
+def test_every_module_is_in_a_part_or_named_at_the_top() -> None:
+    stray = sorted(
+        module
+        for module in graph()
+        if part_of(module) not in LAYERS and module not in FOUNDATION | ENTRY_POINTS
+    )
+    assert stray == [], "put each module in a part (LAYERS), or name why it is at the top"
+
+
+def test_each_part_imports_only_from_the_parts_below_it() -> None:
+    edges = graph()
+    upward = sorted(
+        f"{module} imports {target}"
+        for module, targets in edges.items()
+        if part_of(module) in LAYERS
+        for target in targets & set(edges)  # the toolkit's own modules
+        if target not in FOUNDATION
+        and (
+            part_of(target) not in LAYERS
+            or LAYERS.index(part_of(target)) > LAYERS.index(part_of(module))
+        )
+    )
+    assert upward == []
 
 
 def test_only_nox_sessions_imports_a_sessions_body() -> None:
     edges = graph()
-    assert set(edges) >= SESSION_BODIES, "a session module was renamed: update the rule"
+    bodies = {module for module in edges if part_of(module) == "sessions" and "." in module}
+    assert {"sessions.measure_sessions", "sessions.gate_sessions", "sessions.drift"} <= bodies
     sideways = sorted(
         f"{module} imports {target}"
         for module, targets in edges.items()
-        for target in targets & (SESSION_BODIES | {DECLARATIONS})
-        if module != DECLARATIONS
+        for target in targets
+        if (target in bodies or target == DECLARATIONS)
+        and module != DECLARATIONS
+        and part_of(module) != "sessions"
     )
     assert sideways == []
+    # Within the part too: one session's module never imports another's.
+    between = sorted(
+        f"{module} imports {target}" for module in bodies for target in edges[module] & bodies
+    )
+    assert between == []
 
 
 def test_the_pytest_side_never_loads_nox() -> None:
     """The plugin runs in the project's test processes, where nox is not installed."""
     edges = graph()
-    seen, todo = set(), ["pytest_plugin"]
+    seen, todo = set(), ["plugin.pytest_plugin"]
     while todo:
         module = todo.pop()
         if module in seen or module not in edges:
             continue
         seen.add(module)
         todo.extend(edges[module])
-    assert "nox" not in {name.split(".")[0] for module in seen for name in edges[module]}, sorted(
-        module for module in seen if any(name.split(".")[0] == "nox" for name in edges[module])
+    assert "plugin.markers" in seen
+    assert "nox" not in {name for module in seen for name in edges[module]}, sorted(
+        module for module in seen if "nox" in edges[module]
     )
 
 
@@ -91,7 +150,7 @@ def test_a_report_file_name_is_written_once() -> None:
     assert {"summary.md", "workload.bin", "gate.json"} <= names
     written = {
         (path.name, node.value)
-        for path in PACKAGE.glob("*.py")
+        for path in PACKAGE.rglob("*.py")
         if path.name != "report_names.py"
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.Constant) and node.value in names
@@ -122,7 +181,7 @@ def test_a_name_of_the_toolkit_is_imported_under_its_own_name() -> None:
     what it holds (issue 35)."""
     aliases = sorted(
         f"{path.name}: {node.module} {alias.name} as {alias.asname}"
-        for path in [*PACKAGE.glob("*.py"), *RUNTIME.glob("*.py")]
+        for path in [*PACKAGE.rglob("*.py"), *RUNTIME.glob("*.py")]
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("memwise")
         for alias in node.names

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from memwise import baseline
+from memwise.gate import baseline
 
 RECORDS = {
     "3.11-linux-x86_64": baseline.Record(

@@ -50,7 +50,9 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "1.0.0")
     git(repo, "tag", "1.0.0")
-    sessions = repo / "template" / ".memwise" / "src" / "memwise" / "sessions.py"
+    sessions = (
+        repo / "template" / ".memwise" / "src" / "memwise" / "sessions" / "measure_sessions.py"
+    )
     assert TOOLKIT_SUMMARY in sessions.read_text()
     sessions.write_text(sessions.read_text().replace(TOOLKIT_SUMMARY, TOOLKIT_SUMMARY_1_1))
     workflow = repo / "template" / ".github" / "workflows" / "memory.yml.jinja"
@@ -309,7 +311,7 @@ def test_a_red_gate_draws_what_grew_in_an_adopted_project(tmp_path, template_rep
     assert re.search(r"\(\+[\d.]+%\)", summary.splitlines()[0]), summary[:500]
     assert culprit.search("\n".join(summary.splitlines()[:15])), summary[:1500]
     sys.path.insert(0, str(TOOLKIT_SRC))
-    from memwise import pr_comment
+    from memwise.views import pr_comment
 
     artifact = "https://github.com/acme/bot/actions/runs/1/artifacts/2"
     comment = pr_comment.body(
@@ -358,7 +360,11 @@ def test_updating_the_layer_changes_only_its_own_files(adopted, template_repo) -
     copier.run_update(root, answers_file=ANSWERS, defaults=True, overwrite=True,
                       vcs_ref="1.1.0", quiet=True, unsafe=False)  # fmt: skip
     changed = {path for path, content in before.items() if (root / path).read_bytes() != content}
-    assert changed == {ANSWERS, ".memwise/src/memwise/sessions.py", ".github/workflows/memory.yml"}
+    assert changed == {
+        ANSWERS,
+        ".memwise/src/memwise/sessions/measure_sessions.py",
+        ".github/workflows/memory.yml",
+    }
     for path in git(root, "ls-files", "--others", "--exclude-standard").split():
         assert not path.endswith(".rej"), path
     for path in changed:

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
-from memwise import baseline, diffgraph, gate, gate_diffs, gate_reports, pr_comment, settings
-from memwise.manifest import Manifest, TestRecord
-from memwise.options import parse_baseline_runs
+from memwise.gate import baseline, gate_diffs, rules
+from memwise.plugin.manifest import Manifest, TestRecord
+from memwise.project import settings
+from memwise.project.options import parse_baseline_runs
+from memwise.views import diffgraph, gate_reports, pr_comment
 
 from tests import growth
 from tests.helpers import (
@@ -33,7 +35,7 @@ MIB = 1024 * 1024
 
 
 def test_tolerance_is_the_noise_band_or_the_floor() -> None:
-    tolerance = gate.Tolerance.from_settings(relative=0.01, absolute_kib=16, noise_factor=4)
+    tolerance = rules.Tolerance.from_settings(relative=0.01, absolute_kib=16, noise_factor=4)
     # A deterministic figure: the 1% floor, so a 2% growth is caught, peaks as totals.
     for name in ("workload total allocated", "t::x peak"):
         for size in (MIB, 4 * MIB, 600 * MIB):
@@ -48,25 +50,25 @@ def test_tolerance_is_the_noise_band_or_the_floor() -> None:
 def test_median_and_noise_of_runs_resist_one_odd_run() -> None:
     runs = [{"a": 10, "b": 5}, {"a": 10, "b": 5}, {"a": 11, "b": 5}, {"a": 10, "b": 5},
             {"a": 10 + MIB, "b": 5}]  # fmt: skip
-    medians, noise = gate.median_and_noise(runs)
+    medians, noise = rules.median_and_noise(runs)
     assert medians == {"a": 10, "b": 5}
     # One arena-sized outlier in five runs moves neither (the range would be 1 MiB).
     assert noise == {"a": 0, "b": 0}
-    _, spread = gate.median_and_noise([{"a": 100}, {"a": 110}, {"a": 90}, {"a": 104}, {"a": 96}])
+    _, spread = rules.median_and_noise([{"a": 100}, {"a": 110}, {"a": 90}, {"a": 104}, {"a": 96}])
     assert spread == {"a": round(1.4826 * 4)}
 
 
 def test_a_figure_that_varies_from_run_to_run_is_named_at_baseline_time() -> None:
-    tolerance = gate.Tolerance.from_settings(relative=0.01, absolute_kib=16, noise_factor=4)
+    tolerance = rules.Tolerance.from_settings(relative=0.01, absolute_kib=16, noise_factor=4)
     figures = {"workload total allocated": 160 * MIB, "workload peak": 2 * MIB, "t::x peak": 8192}
     # A workload that loops for a time: its total moves by 6 MiB between runs, 4 x that is 15%.
     noise = {"workload total allocated": 6 * MIB, "workload peak": 1024, "t::x peak": 3000}
-    (warning,) = gate.unsteady_figures(figures, noise, tolerance)
+    (warning,) = rules.unsteady_figures(figures, noise, tolerance)
     assert warning.startswith("workload total allocated varied between runs by 6.00 MiB")
     assert "grow by 15% (24.00 MiB) unnoticed" in warning
     # Steady figures, and a tiny one whose band stays under the 16 KiB floor, say nothing.
     steady = {"workload total allocated": MIB, "workload peak": 1024, "t::x peak": 3000}
-    assert gate.unsteady_figures(figures, steady, tolerance) == []
+    assert rules.unsteady_figures(figures, steady, tolerance) == []
 
 
 def test_the_differential_flamegraph_marks_the_frame_whose_own_memory_grew() -> None:
@@ -125,14 +127,14 @@ def test_call_sites_are_named_portably_and_diffed() -> None:
         {"location": "dumps:/usr/lib/python3.15/json/__init__.py:231", "size": 2 * MIB},
         {"location": "get:/venv/lib/python3.15/site-packages/lib/x.py:3", "size": MIB},
     ]}  # fmt: skip
-    sites = gate.call_sites(stats, root)
+    sites = rules.call_sites(stats, root)
     assert sites == {
         "render (src/svc/report.py)": 6 * MIB,
         "dumps (json/__init__.py)": 2 * MIB,
         "get (lib/x.py)": MIB,
     }
     after = {**sites, "render (src/svc/report.py)": 7 * MIB, "new_one (src/svc/a.py)": MIB // 2}
-    grown = gate.grown_sites(sites, after)
+    grown = rules.grown_sites(sites, after)
     assert [change.site for change in grown] == [
         "render (src/svc/report.py)",
         "new_one (src/svc/a.py)",
@@ -203,7 +205,7 @@ def test_the_history_page_reads_without_hovering(tmp_path: Path) -> None:
 
 
 def test_the_history_starts_at_zero_bands_the_tolerance_and_marks_a_regression() -> None:
-    tolerance = gate.Tolerance(0.01, 16 * 1024, 4.0)
+    tolerance = rules.Tolerance(0.01, 16 * 1024, 4.0)
     peak = 3_300_000
     versions = [
         gate_reports.Version("a1", "2026-11-01", "Start", {"workload peak": peak}, {"workload peak": 0}),
@@ -228,15 +230,15 @@ def test_test_figures_are_named_by_node_id_from_the_manifest() -> None:
         TestRecord("tests/test_x.py::test_skipped", "skipped"),
         TestRecord("tests/test_x.py::test_unmeasured", "passed"),
     ])  # fmt: skip
-    assert gate.figures_of_tests(manifest) == {f"{long_id} peak": 5 * MIB}
+    assert rules.figures_of_tests(manifest) == {f"{long_id} peak": 5 * MIB}
 
 
 def test_compare_fails_figures_above_their_limit_and_those_gone_missing() -> None:
-    tolerance = gate.Tolerance(relative=0.05, absolute_bytes=0, noise_factor=3)
+    tolerance = rules.Tolerance(relative=0.05, absolute_bytes=0, noise_factor=3)
     recorded = {"steady": 100 * MIB, "grown": 100 * MIB, "gone": MIB, "shrunk": 100 * MIB,
                 "skipped::test": MIB}  # fmt: skip
     now = {"steady": 105 * MIB, "grown": 106 * MIB, "new": MIB, "shrunk": 90 * MIB}
-    comparisons = gate.compare(recorded, {}, now, tolerance, allow_missing=["skipped::*"])
+    comparisons = rules.compare(recorded, {}, now, tolerance, allow_missing=["skipped::*"])
     status = {c.name: c.status for c in comparisons}
     assert status == {
         "steady": "ok", "grown": "REGRESSION", "gone": "MISSING", "new": "new",
@@ -310,7 +312,7 @@ def test_gate_catches_two_percent_and_says_where_memory_grew(tmp_path) -> None:
     git(project, "commit", "-q", "-m", "baseline")
 
     # Unchanged code passes (the noise study is benchmarks/gate_noise.py). memgate runs in
-    # the environment baseline built, without -R, and installs nothing (memwise.shared_env).
+    # the environment baseline built, without -R, and installs nothing (memwise.running.shared_env).
     shared = project / ".nox" / "memwise-memory-3.15"
     made = (shared / "bin" / "python").lstat().st_ino
     result = nox(project, "-s", "memgate")
@@ -623,7 +625,7 @@ def test_memgate_and_baseline_shards_add_up_to_one_verdict(tmp_path) -> None:
 
     folders, results = gate_in_shards()
     assert [result.returncode for result in results] == [0, 0], results[-1].stderr
-    compared = [set(json.loads((f / "gate.json").read_text())["figures"]) for f in folders]
+    compared = [set(json.loads((f / "rules.json").read_text())["figures"]) for f in folders]
     assert compared[0] | compared[1] == whole  # every figure of the baseline, once
     assert not compared[0] & compared[1]
     merged = nox(project, "-R", "-s", "memreport", "--", *map(str, folders))

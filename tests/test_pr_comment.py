@@ -1,4 +1,4 @@
-"""The gate's verdict on the pull request: memwise.pr_comment against a fake forge API on
+"""The gate's verdict on the pull request: memwise.views.pr_comment against a fake forge API on
 localhost, with a pull request event payload shaped as GitHub sends it (tests/data)."""
 
 from __future__ import annotations
@@ -85,11 +85,12 @@ def forge() -> Iterator[tuple[FakeForge, str]]:
 
 
 def post(summary: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The workflow's step: `python3 -m memwise.pr_comment SUMMARY` with the job's variables."""
+    """The workflow's step: `python3 -m memwise.views.pr_comment SUMMARY` with the job's
+    variables."""
     clean = {key: value for key, value in os.environ.items()
              if not key.startswith(("GITHUB_", "GITLAB_", "CI_"))}  # fmt: skip
     return subprocess.run(
-        [sys.executable, "-m", "memwise.pr_comment", str(summary)],
+        [sys.executable, "-m", "memwise.views.pr_comment", str(summary)],
         env={**clean, "PYTHONPATH": str(TOOLKIT_SRC), **env},
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
@@ -254,7 +255,7 @@ def test_on_github_links_go_to_the_uploaded_artifact(forge, tmp_path) -> None:
     env = {**github_env(tmp_path, api),
            "MEMWISE_ARTIFACT_URL": "https://github.com/acme/billing/actions/runs/7012345678/artifacts/99"}  # fmt: skip
     result = subprocess.run(
-        [sys.executable, "-m", "memwise.pr_comment", str(gate), str(memtest)],
+        [sys.executable, "-m", "memwise.views.pr_comment", str(gate), str(memtest)],
         env={**{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CI_"))},
              "PYTHONPATH": str(TOOLKIT_SRC), **env},
         capture_output=True, text=True, check=False, timeout=60,

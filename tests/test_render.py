@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from memwise.markers import SIGNATURES
+from memwise.plugin.markers import SIGNATURES
 
 from tests.helpers import TEMPLATE, nox_sessions, render, run, session_names
 
@@ -41,9 +41,54 @@ def test_files_of_a_service_project_are_rendered(default_project: Path) -> None:
         "src/my_service/cache.py", "src/my_service/jobs.py", "src/my_service/workload.py",
         "src/my_service/store.py", "src/my_service/handler.py", "docs/example-service.md",
         "tests/test_memory.py", ".memwise/pyproject.toml", ".memwise/README.md",
-        ".memwise/src/memwise/pytest_plugin.py", ".github/workflows/memory.yml",
+        ".memwise/src/memwise/plugin/pytest_plugin.py", ".github/workflows/memory.yml",
     ]:  # fmt: skip
         assert (default_project / name).is_file(), name
+
+
+# Folders Python projects commonly keep out of git (the Python .gitignore most projects start
+# from, and memwise's own reports/): none may be the name of a folder of memwise's toolkit, or
+# the project would not commit that part of it.
+COMMONLY_IGNORED = """
+build/
+dist/
+develop-eggs/
+downloads/
+eggs/
+.eggs/
+lib/
+lib64/
+parts/
+sdist/
+var/
+wheels/
+htmlcov/
+.cache
+instance/
+target/
+env/
+venv/
+ENV/
+reports/
+out/
+tmp/
+logs/
+"""
+
+
+def test_git_commits_every_file_memwise_writes(tmp_path: Path, default_project: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(default_project, project)
+    excludes = tmp_path / "commonly-ignored"
+    excludes.write_text(COMMONLY_IGNORED, encoding="utf-8")
+    run(["git", "init", "-q"], project)
+    ignored = run(
+        ["git", "-c", f"core.excludesFile={excludes}", "ls-files", "--others", "--ignored",
+         "--exclude-standard", "--", ".memwise", ".github", ".gitlab"],
+        project,
+    ).stdout.split()  # fmt: skip
+    assert ignored == []
+    assert (project / ".memwise" / "src" / "memwise" / "views" / "verdict.py").is_file()
 
 
 def test_no_jinja_is_left_and_no_file_is_empty(default_project: Path) -> None:
@@ -87,7 +132,9 @@ def test_pyproject_metadata_and_groups(default_project: Path) -> None:
     )
     (scalene,) = toolkit["project"]["optional-dependencies"]["profile"]
     assert "python_version < '3.15'" in scalene  # no wheel there: never built from source
-    assert toolkit["project"]["entry-points"]["pytest11"] == {"memwise": "memwise.pytest_plugin"}
+    assert toolkit["project"]["entry-points"]["pytest11"] == {
+        "memwise": "memwise.plugin.pytest_plugin"
+    }
     included = {item["include-group"] for item in groups["dev"] if isinstance(item, dict)}
     assert included == {"memory", "profile", "lint"}
 
@@ -96,7 +143,7 @@ def test_pytest_config_registers_markers_without_memray_in_addopts(default_proje
     config = pyproject(default_project)["tool"]["pytest"]["ini_options"]
     assert "--memray" not in " ".join(config["addopts"])
     assert "--strict-markers" in config["addopts"]
-    # The lines memwise's plugin registers, word for word (memwise.markers holds them).
+    # The lines memwise's plugin registers, word for word (memwise.plugin.markers holds them).
     assert config["markers"] == [signature.help for signature in SIGNATURES.values()]
     # pytest-memray ignores its ini keys; none may pretend to work.
     for ignored in ["memray", "native", "stacks", "most_allocations", "trace_python_allocators"]:

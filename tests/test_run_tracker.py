@@ -1,14 +1,15 @@
-"""One memray Tracker for the run (memwise.run_tracker): every test's peak as pytest-memray's own
-Tracker per test measures it, in one process and in pytest-xdist workers, with real memray."""
+"""One memray Tracker for the run (memwise.plugin.run_tracker): every test's peak as
+pytest-memray's own Tracker per test measures it, in one process and in pytest-xdist workers,
+with real memray."""
 
 from __future__ import annotations
 
 import sys
 
 import pytest
-from memwise.manifest import Manifest, TestRecord
-from memwise.pytest_runs import near_budget
-from memwise.run_tracker import RUN_TRACKER, Mark, RunTrackerError, peaks_between_marks
+from memwise.plugin.manifest import Manifest, TestRecord
+from memwise.plugin.run_tracker import RUN_TRACKER, Mark, RunTrackerError, peaks_between_marks
+from memwise.running.pytest_runs import near_budget
 from memwise.sizes import MIB
 
 from tests.helpers import TOOLKIT_PATH
@@ -99,7 +100,7 @@ def measured_run(pytester: pytest.Pytester, *args: str) -> Manifest:
         pytester.path / "reports" / f"manifest{len(list(pytester.path.glob('reports/*')))}.json"
     )
     result = pytester.runpytest_subprocess(
-        "-p", "memwise.pytest_plugin", "-p", "no:randomly", "-p", "no:cacheprovider",
+        "-p", "memwise.plugin.pytest_plugin", "-p", "no:randomly", "-p", "no:cacheprovider",
         f"--memray-bin-path={pytester.path / 'captures'}", f"--memwise-manifest={manifest}",
         "--memwise-default-limit=512 MB", *args,
     )  # fmt: skip

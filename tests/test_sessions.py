@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from memwise import pythons
+from memwise.project import pythons
 
 from tests.helpers import ARTIFACTS, browse, installed, memory_environment, nox, render, run
 

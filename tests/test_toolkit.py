@@ -10,17 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from memwise import (
-    backend_extras,
-    capture_peak,
-    options,
-    pythons,
-    run_endings,
-    settings,
-    shared_env,
-    sizes,
-)
-from memwise.manifest import Manifest, TestRecord
+from memwise import sizes
+from memwise.gate import capture_peak
+from memwise.plugin.manifest import Manifest, TestRecord
+from memwise.project import options, pythons, settings
+from memwise.running import backend_extras, run_endings, shared_env
 from memwise.sizes import MIB, parse_size
 from memwise_runtime.tracking import CAPTURES_VARIABLE, track_memory
 
@@ -384,7 +378,7 @@ def run_plugin(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult,
     pytester.makefile(".cfg", setup="[tool:pytest]\naddopts = --strict-markers --doctest-modules\n")
     manifest = pytester.path / "reports" / "manifest.json"
     result = pytester.runpytest_subprocess(
-        "-p", "memwise.pytest_plugin", "--memray", f"--memray-bin-path={pytester.path / 'captures'}",
+        "-p", "memwise.plugin.pytest_plugin", "--memray", f"--memray-bin-path={pytester.path / 'captures'}",
         f"--memwise-manifest={manifest}", *args,
     )  # fmt: skip
     return result, Manifest.read(manifest)
@@ -456,7 +450,7 @@ def test_plugin_refuses_a_default_limit_that_is_not_a_size(pytester, monkeypatch
     monkeypatch.setenv("PYTHONPATH", TOOLKIT_PATH)
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
     result = pytester.runpytest_subprocess(
-        "-p", "memwise.pytest_plugin", "--memwise-default-limit=24M"
+        "-p", "memwise.plugin.pytest_plugin", "--memwise-default-limit=24M"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--memwise-default-limit: '24M' is not a size*"])
@@ -504,7 +498,7 @@ def run_with_plugin(
     pytester.makepyfile(**files)
     manifest_path = pytester.path / "manifest.json"
     result = pytester.runpytest_subprocess(
-        "-p", "memwise.pytest_plugin", f"--memwise-manifest={manifest_path}", *args
+        "-p", "memwise.plugin.pytest_plugin", f"--memwise-manifest={manifest_path}", *args
     )
     return result, manifest_path
 
@@ -880,7 +874,7 @@ def test_budgeted_tests_that_start_child_processes_are_named(pytester, monkeypat
     pytester.makepyfile(test_children=CHILDREN_SUITE)
     manifest_path = pytester.path / "manifest.json"
     result = pytester.runpytest_subprocess(
-        "-p", "memwise.pytest_plugin", "--memray", f"--memray-bin-path={pytester.path / 'c'}",
+        "-p", "memwise.plugin.pytest_plugin", "--memray", f"--memray-bin-path={pytester.path / 'c'}",
         f"--memwise-manifest={manifest_path}", "--memwise-default-limit=512 MB",
     )  # fmt: skip
     result.assert_outcomes(passed=7)
@@ -939,7 +933,7 @@ def test_following_forks_counts_each_forked_childs_peak(pytester, monkeypatch) -
     manifest_path = pytester.path / "manifest.json"
     captures = pytester.path / "c"
     result = pytester.runpytest_subprocess(
-        "-p", "memwise.pytest_plugin", "-p", "no:memray", f"--memwise-follow-forks={captures}",
+        "-p", "memwise.plugin.pytest_plugin", "-p", "no:memray", f"--memwise-follow-forks={captures}",
         f"--memwise-manifest={manifest_path}", "--memwise-default-limit=8 MB",
     )  # fmt: skip
     result.assert_outcomes(passed=9, failed=1)
@@ -1042,7 +1036,8 @@ files = [
 
 
 def test_a_lock_pin_without_a_wheel_for_the_memory_python_is_named(tmp_path: Path) -> None:
-    from memwise import environment, locks
+    from memwise.project import locks
+    from memwise.running import environment
 
     path = tmp_path / "uv.lock"
     path.write_text(UV_LOCK)
@@ -1065,7 +1060,7 @@ No module named 'ruamel.yaml'">...</failure></testcase></testsuite></testsuites>
 
 
 def test_a_tool_the_tests_miss_is_found_in_the_group_that_lists_it(tmp_path: Path) -> None:
-    from memwise import pytest_runs
+    from memwise.running import pytest_runs
 
     write_pyproject(tmp_path, """
 [project]
@@ -1096,7 +1091,7 @@ def test_installed_pythons_are_probed_once_until_an_interpreter_comes(
 ) -> None:
     """`nox -l` must not start a process per Python on every call (issue 35), and must still
     notice an interpreter installed since the last call."""
-    from memwise import installed_pythons
+    from memwise.project import installed_pythons
 
     bin_folder = tmp_path / "bin"
     bin_folder.mkdir()
@@ -1121,7 +1116,7 @@ def test_installed_pythons_are_probed_once_until_an_interpreter_comes(
 
 
 def test_shards_split_every_test_once_and_a_merge_names_what_does_not_add_up() -> None:
-    from memwise.shards import Shard, ShardError, ShardRecord, merge, take_shard_option
+    from memwise.plugin.shards import Shard, ShardError, ShardRecord, merge, take_shard_option
 
     ids = [f"tests/test_x.py::test_{number}" for number in range(10)]
     groups = [Shard(index, 3).owns(list(reversed(ids))) for index in (1, 2, 3)]
@@ -1152,7 +1147,7 @@ def test_shards_split_every_test_once_and_a_merge_names_what_does_not_add_up() -
 
 
 def test_shards_balance_by_recorded_durations_and_agree_only_on_the_same_ones() -> None:
-    from memwise.shards import Shard, ShardRecord, balance_of, merge, recorded_durations
+    from memwise.plugin.shards import Shard, ShardRecord, balance_of, merge, recorded_durations
 
     ids = [f"tests/test_x.py::test_{number}" for number in range(12)]
     # One slow test and eleven quick ones: by count, one group would hold the slow test and

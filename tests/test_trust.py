@@ -14,7 +14,7 @@ from pathlib import Path
 
 import copier
 import pytest
-from memwise import baseline
+from memwise.gate import baseline
 
 from tests.helpers import git, nox, render, run, session_env, template_source
 

@@ -49,7 +49,7 @@ def release_1_1(repo: Path) -> None:
     template = repo / "template"
     edit(template / "noxfile.py.jinja", 'session.run("pytest", *session.posargs)',
          'session.run("pytest", "--durations=3", *session.posargs)')  # fmt: skip
-    edit(template / ".memwise" / "src" / "memwise" / "sessions.py", TOOLKIT_SUMMARY,
+    edit(template / ".memwise" / "src" / "memwise" / "sessions" / "measure_sessions.py", TOOLKIT_SUMMARY,
          TOOLKIT_SUMMARY_1_1)  # fmt: skip
     edit(
         template / ".github" / "workflows" / "memory.yml.jinja",
@@ -202,7 +202,7 @@ def assert_release_1_1_arrived(project: Path) -> None:
     stale = [str(path) for path in owned if RELEASE_1_1_LINE not in path.read_text()]
     assert stale == []  # every memwise-owned file rolled out, its README and pyproject too
     assert '"--durations=3"' in (project / "noxfile.py").read_text()
-    toolkit = project / ".memwise" / "src" / "memwise" / "sessions.py"
+    toolkit = project / ".memwise" / "src" / "memwise" / "sessions" / "measure_sessions.py"
     assert '"--durations=5"' in toolkit.read_text()
     assert "timeout-minutes: 30" in (project / ".github" / "workflows" / "memory.yml").read_text()
     assert 'console_output_style = "count"' in (project / "pyproject.toml").read_text()
@@ -333,7 +333,7 @@ def test_drift_check_names_an_edited_memwise_file_and_passes_otherwise(
     project = copy_at(template_repo, "1.1.0", tmp_path / "service")
     assert "no drift" in nox(project, "-s", "drift").stderr
     # A hand edit of memwise's files, as copier update would keep it.
-    edit(project / ".memwise" / "src" / "memwise" / "gate.py", "UNSTEADY = 0.05",
+    edit(project / ".memwise" / "src" / "memwise" / "gate" / "rules.py", "UNSTEADY = 0.05",
          "UNSTEADY = 0.5  # our local fix")  # fmt: skip
     (project / ".memwise" / "README.md").unlink()
     result = nox(project, "-R", "-s", "drift", check=False)
@@ -341,7 +341,7 @@ def test_drift_check_names_an_edited_memwise_file_and_passes_otherwise(
     assert "2 memwise-owned file(s) differ from the release .copier-answers.yml records" in (
         result.stderr
     )
-    assert ".memwise/src/memwise/gate.py: edited here" in result.stderr
+    assert ".memwise/src/memwise/gate/rules.py: edited here" in result.stderr
     assert "+UNSTEADY = 0.5  # our local fix" in result.stderr
     assert ".memwise/README.md: deleted here" in result.stderr
     # A source that cannot be reached is said plainly, not a traceback.

@@ -1,5 +1,5 @@
 """The verdict a developer reads when the gate is red: what grew, by how much, and where, in
-its first lines; real memray captures of a helper that grew, drawn by memwise.diffgraph."""
+its first lines; real memray captures of a helper that grew, drawn by memwise.views.diffgraph."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from memwise import diffgraph, gate, verdict
+from memwise.gate import rules
+from memwise.views import diffgraph, verdict
 
 from tests.helpers import (
     ARTIFACTS,
@@ -25,7 +26,7 @@ from tests.helpers import (
 TOOLKIT_SRC = TOOLKIT / "src"
 
 MIB = 1024 * 1024
-TOLERANCE = gate.Tolerance(0.01, 16 * 1024, 4.0)
+TOLERANCE = rules.Tolerance(0.01, 16 * 1024, 4.0)
 
 PROGRAM = """
 import sys
@@ -82,7 +83,7 @@ def test_the_differential_capture_names_the_helper_and_its_line(tmp_path: Path) 
     assert "id='find'" in text  # search
 
 
-def comparisons() -> list[gate.Comparison]:
+def comparisons() -> list[rules.Comparison]:
     figures = {
         "workload peak": (3_300_000, 3_630_000),  # +10%
         "tests/test_memory.py::test_bulk_load[200k-orders] peak": (330_000, 660_000),  # 2x
@@ -91,7 +92,7 @@ def comparisons() -> list[gate.Comparison]:
         "tests/test_memory.py::test_lean peak": (9_000_000, 8_000_000),  # shrank
     }
     return [
-        gate.Comparison(name, before, now, TOLERANCE.limit(name, before, 0))
+        rules.Comparison(name, before, now, TOLERANCE.limit(name, before, 0))
         for name, (before, now) in figures.items()
     ]
 
@@ -161,9 +162,9 @@ def test_the_call_site_table_keeps_only_what_grew_past_the_tolerance() -> None:
         "dumps (json/__init__.py)": 800,
         "report_scratch (src/svc/handler.py)": 330_000,  # new
     }
-    grown = gate.grown_sites(before, after, more_than=16 * 1024)
+    grown = rules.grown_sites(before, after, more_than=16 * 1024)
     assert [site.site for site in grown] == ["report_scratch (src/svc/handler.py)"]
-    assert gate.grown_sites(before, before, more_than=0) == []
+    assert rules.grown_sites(before, before, more_than=0) == []
 
 
 def test_memdiff_marks_only_what_grew() -> None:
@@ -229,7 +230,7 @@ def test_a_helper_that_grew_is_named_with_its_line_everywhere_a_developer_looks(
     from markdown_it import MarkdownIt
 
     sys.path.insert(0, str(TOOLKIT_SRC))
-    from memwise import pr_comment
+    from memwise.views import pr_comment
 
     artifact = "https://github.com/acme/billing/actions/runs/1/artifacts/2"
     comment = pr_comment.body(

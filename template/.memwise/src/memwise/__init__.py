@@ -2,10 +2,11 @@
 
 It holds the work behind the project's memory sessions, so the project's noxfile only lists
 them: ``memwise.nox_sessions`` declares the sessions, ``memwise.sessions`` runs them,
-``memwise.pytest_plugin`` measures each test and ``memwise.gate`` compares figures with the
-committed baseline. What a running service uses (``watch_memory``, ``track_memory``) is the
-runtime beside it, ``memwise_runtime`` in .memwise/runtime.
-Settings come from ``[tool.memwise]`` in the project's pyproject.toml (``memwise.settings``).
+``memwise.plugin`` measures each test and ``memwise.gate`` compares figures with the committed
+baseline; docs/architecture.md in memwise's repository has the parts and what may import what.
+What a running service uses (``watch_memory``, ``track_memory``) is the runtime beside it,
+``memwise_runtime`` in .memwise/runtime. Settings come from ``[tool.memwise]`` in the project's
+pyproject.toml (``memwise.project.settings``).
 memwise owns this package: ``copier update`` brings its fixes; edit your settings instead.
 """
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from memwise import pythons
-from memwise.settings import SettingsError, load
+from memwise.project import pythons
+from memwise.project.settings import SettingsError, load
 
 QUESTIONS = (
     "memory-python", "profile-python", "supported-pythons", "has-workload", "reports",

@@ -1,7 +1,7 @@
 """memwise's memory sessions. Importing this module declares them to nox.
 
 The project's noxfile imports it (two lines, see .memwise/README.md); the bodies live in
-``memwise.sessions``. Settings: [tool.memwise] in pyproject.toml (``memwise.settings``).
+``memwise.sessions``. Settings: [tool.memwise] in pyproject.toml (``memwise.project.settings``).
 """
 
 from __future__ import annotations
@@ -13,21 +13,15 @@ from pathlib import Path
 
 import nox
 
-# A session's body has the session's name: imported whole (`memwise.drift.drift`), so the
+# A session's body has the session's name: imported whole (`memwise.sessions.drift.drift`), so the
 # session function that calls it can have that name too.
-import memwise.drift
-import memwise.memdiff
-import memwise.memreport
-from memwise import (
-    answers,
-    environment,
-    gate_sessions,
-    interpreter_downloads,
-    pythons,
-    sessions,
-    updates,
-)
-from memwise.settings import SettingsError, load
+import memwise.sessions.drift
+import memwise.sessions.memdiff
+import memwise.sessions.memreport
+from memwise.project import answers, interpreter_downloads, pythons
+from memwise.project.settings import SettingsError, load
+from memwise.running import environment
+from memwise.sessions import gate_sessions, measure_sessions, updates
 
 # .memwise/src/memwise/nox_sessions.py: the project is three folders up.
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,7 +30,7 @@ try:
 except SettingsError as error:
     sys.exit(f"memwise: {error}")
 # Interpreters: never downloaded unless the user's uv configuration says so; missing ones fail
-# a session in CI and are skipped with a word locally (memwise.interpreter_downloads).
+# a session in CI and are skipped with a word locally (memwise.project.interpreter_downloads).
 interpreter_downloads.forbid_unless_chosen(ROOT)
 if os.environ.get("CI"):
     nox.options.error_on_missing_interpreters = True
@@ -61,7 +55,8 @@ PROFILE_PURPOSE = (
 
 
 def memory(session: nox.Session) -> AbstractContextManager[object]:
-    """The memory sessions' shared environment, on the memory Python (memwise.shared_env)."""
+    """The memory sessions' shared environment, on the memory Python
+    (memwise.running.shared_env)."""
     return environment.shared_environment(
         session, SETTINGS, MEMORY_PYTHON, MEMORY_PURPOSE, MEMORY_FITTING
     )
@@ -89,41 +84,41 @@ ADOPTED = answers.adopted(ROOT)
 def memtest(session: nox.Session) -> None:
     """Run the tests under pytest-memray: memory budgets enforced, failures' captures kept."""
     with memory(session):
-        sessions.memtest(session, SETTINGS)
+        measure_sessions.memtest(session, SETTINGS)
 
 
 @nox.session(python=False, default=False)
 def memreport(session: nox.Session) -> None:
     """One verdict from the report folders of memtest's or memgate's shards (--shard K/N)."""
-    memwise.memreport.memreport(session, SETTINGS)
+    memwise.sessions.memreport.memreport(session, SETTINGS)
 
 
 @nox.session(python=False, default=False)
 def profile(session: nox.Session) -> None:
     """Profile CPU and memory line by line with scalene (`-- --help` for its options)."""
     with profiling(session):
-        sessions.profile(session, SETTINGS)
+        measure_sessions.profile(session, SETTINGS)
 
 
 @nox.session(name="profile_view", python=False, default=False)
 def profile_view(session: nox.Session) -> None:
     """Open the last profile in scalene's browser view, with its AI suggestions (interactive)."""
     with profiling(session):
-        sessions.profile_view(session, SETTINGS)
+        measure_sessions.profile_view(session, SETTINGS)
 
 
 @nox.session(python=False, default=False)
 def flamegraph(session: nox.Session) -> None:
     """Record a program with memray: flamegraphs and its peak (`-- --help` for the options)."""
     with memory(session):
-        sessions.flamegraph(session, SETTINGS)
+        measure_sessions.flamegraph(session, SETTINGS)
 
 
 @nox.session(python=False, default=False)
 def live(session: nox.Session) -> None:
     """Watch a program's memory live in memray's terminal view (interactive; never in CI)."""
     with memory(session):
-        sessions.live(session, SETTINGS)
+        measure_sessions.live(session, SETTINGS)
 
 
 @nox.session(python=False, default=False)
@@ -144,7 +139,7 @@ def baseline(session: nox.Session) -> None:
 def memdiff(session: nox.Session) -> None:
     """Compare the working tree's memory figures with a git ref's: `nox -s memdiff -- main`."""
     with memory(session):
-        memwise.memdiff.memdiff(session, SETTINGS, MEMORY_PYTHON)
+        memwise.sessions.memdiff.memdiff(session, SETTINGS, MEMORY_PYTHON)
 
 
 @nox.session(python=False, default=False)
@@ -156,7 +151,7 @@ def memhistory(session: nox.Session) -> None:
 @nox.session(default=False)
 def drift(session: nox.Session) -> None:
     """Fail when a memwise-owned file differs from the release the answers file records."""
-    memwise.drift.drift(session, SETTINGS)
+    memwise.sessions.drift.drift(session, SETTINGS)
 
 
 @nox.session(default=False)
