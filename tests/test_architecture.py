@@ -1,5 +1,5 @@
 """The layout and import rules of memwise's toolkit (docs/architecture.md): one subpackage per
-part, each part importing only from the parts below it; a session's body reached only through
+part, each part importing only from the parts before it (LAYERS); a session's body reached only through
 nox_sessions; the pytest side never loading nox; the runtime a service ships needing nothing of
 the toolkit."""
 
@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from pathlib import Path
+
+from memwise.plugin import pytest_memray_adapter
+from packaging.requirements import Requirement
 
 from tests.helpers import TOOLKIT
 
@@ -210,3 +214,20 @@ def test_test_modules_share_helpers_not_each_other() -> None:
         for name, files in defined.items()
         if name in {"git", "render", "nox", "run"} and len(files) > 1
     } == {}
+
+
+def test_the_pytest_memray_range_is_the_one_the_adapter_reads() -> None:
+    """The range is written in .memwise/pyproject.toml (what uv installs) and in the adapter
+    (what it reads, and what its message names): tied here, so one cannot move alone."""
+    toolkit = tomllib.loads((TOOLKIT / "pyproject.toml").read_text(encoding="utf-8"))
+    (spec,) = [
+        Requirement(line).specifier
+        for line in toolkit["project"]["dependencies"]
+        if Requirement(line).name == "pytest-memray"
+    ]
+    oldest, newest = pytest_memray_adapter.OLDEST, pytest_memray_adapter.NEWEST
+    assert spec.contains(f"{oldest[0]}.{oldest[1]}.0")
+    assert spec.contains(f"{newest[0]}.{newest[1]}.99")
+    assert not spec.contains(f"{oldest[0]}.{oldest[1] - 1}.99")
+    assert not spec.contains(f"{newest[0]}.{newest[1] + 1}.0")
+    assert f"{oldest[0]}.{oldest[1]} to {newest[0]}.{newest[1]}" == pytest_memray_adapter.SUPPORTED
