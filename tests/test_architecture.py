@@ -1,7 +1,7 @@
 """The layout and import rules of memwise's toolkit (docs/architecture.md): one subpackage per
-part, each part importing only from the parts before it (LAYERS); a session's body reached only through
-nox_sessions; the pytest side never loading nox; the runtime a service ships needing nothing of
-the toolkit."""
+part, each part importing only from the parts before it (LAYERS); a session's body reached only
+through nox_sessions; the pytest side never loading nox; the runtime a service ships needing
+nothing of the toolkit."""
 
 from __future__ import annotations
 
