@@ -142,6 +142,18 @@ td,th{{border:1px solid #d0d7de;padding:6px 13px}}code{{background:#eff1f3;paddi
 font-size:85%}}</style>{body}"""
 
 
+def comment_page(path: Path, markdown: str) -> Path:
+    """``markdown`` as GitHub shows a pull-request comment (CommonMark with tables, in its
+    comment column), written to ``path`` for the browser."""
+    from markdown_it import MarkdownIt  # the suite's own dependency, imported where used
+
+    path.write_text(
+        COMMENT_PAGE.format(body=MarkdownIt("commonmark").enable("table").render(markdown)),
+        encoding="utf-8",
+    )
+    return path
+
+
 def node_tools(folder: Path = NODE_TOOLS) -> Path:
     """``folder``/node_modules/.bin (tests/tools or a folder in it), installed from its lock on
     first use (once per lock).

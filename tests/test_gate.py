@@ -11,7 +11,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from markdown_it import MarkdownIt
 from memwise.gate import baseline, gate_diffs, rules
 from memwise.plugin.manifest import Manifest, TestRecord
 from memwise.project import settings
@@ -21,8 +20,8 @@ from memwise.views import diffgraph, gate_reports, pr_comment
 from tests import growth
 from tests.helpers import (
     ARTIFACTS,
-    COMMENT_PAGE,
     browse,
+    comment_page,
     git,
     nox,
     render,
@@ -655,10 +654,7 @@ def test_memgate_and_baseline_shards_add_up_to_one_verdict(tmp_path) -> None:
     ), summary
     # As a reviewer meets it: the merge's comment at GitHub's width, and the red shard's page.
     comment = pr_comment.body({"memgate": pr_comment.section("memgate", summary, None, None)})
-    page = tmp_path / "comment.html"
-    page.write_text(
-        COMMENT_PAGE.format(body=MarkdownIt("commonmark").enable("table").render(comment))
-    )
+    page = comment_page(tmp_path / "comment.html", comment)
     shots = ARTIFACTS / "gate-shards"
     shots.mkdir(parents=True, exist_ok=True)
     seen_comment, seen_report = browse([

@@ -15,10 +15,10 @@ from memwise.views import diffgraph, verdict
 
 from tests.helpers import (
     ARTIFACTS,
-    COMMENT_PAGE,
     TOOLKIT,
     TOOLKIT_PATH,
     browse,
+    comment_page,
     nox,
     render_with_committed_baseline,
 )
@@ -227,8 +227,6 @@ def test_a_helper_that_grew_is_named_with_its_line_everywhere_a_developer_looks(
     assert f"`{culprit}` +0.6" in "\n".join(summary.splitlines()[:15]), summary[:1500]
     assert re.search(r"\(\+[\d.]+%\)", summary.splitlines()[0])
     # The comment, as GitHub shows it (its comment column is about 760 px wide).
-    from markdown_it import MarkdownIt
-
     sys.path.insert(0, str(TOOLKIT_SRC))
     from memwise.views import pr_comment
 
@@ -237,10 +235,7 @@ def test_a_helper_that_grew_is_named_with_its_line_everywhere_a_developer_looks(
         {"memgate": pr_comment.section("memgate", summary, artifact, artifact)}
     )
     assert not re.findall(r"\]\((?!https?://)", comment)
-    page = tmp_path / "comment.html"
-    page.write_text(
-        COMMENT_PAGE.format(body=MarkdownIt("commonmark").enable("table").render(comment))
-    )
+    page = comment_page(tmp_path / "comment.html", comment)
     shots = ARTIFACTS / "verdict"
     shots.mkdir(parents=True, exist_ok=True)
     seen_comment, seen_report = browse([
@@ -264,8 +259,6 @@ def test_a_helper_that_grew_is_named_with_its_line_everywhere_a_developer_looks(
 
 @pytest.mark.slow  # a headless browser
 def test_memtests_comment_of_a_test_over_budget_fits_githubs_width(tmp_path: Path) -> None:
-    from markdown_it import MarkdownIt
-
     over = verdict.OverBudget(
         "tests/test_over.py::test_loads_the_whole_table_at_once", "limit_memory('1 MB')",
         3 * MIB, "test_loads_the_whole_table_at_once (tests/test_over.py:6), 3.00 MiB",
@@ -276,8 +269,7 @@ def test_memtests_comment_of_a_test_over_budget_fits_githubs_width(tmp_path: Pat
     heading = text.splitlines()[0]
     assert heading.startswith("## ❌ memtest failed: test_loads_the_whole_table_at_once over")
     assert "over by 2.00 MiB" in heading
-    page = tmp_path / "comment.html"
-    page.write_text(COMMENT_PAGE.format(body=MarkdownIt("commonmark").enable("table").render(text)))
+    page = comment_page(tmp_path / "comment.html", text)
     shots = ARTIFACTS / "verdict"
     shots.mkdir(parents=True, exist_ok=True)
     (seen,) = browse([{"url": page.as_uri(), "texts": ["h2", "th", "td code"],

@@ -172,6 +172,14 @@ def measure_again(
             "them a limit_memory marker of their own, so pytest-memray measures them in the run"
         )
     merged = [measured.get(test.nodeid, test) for test in manifest.tests]
+    return _with_measured_again(manifest, merged, reports, folder)
+
+
+def _with_measured_again(
+    manifest: Manifest, merged: list[TestRecord], reports: Path, folder: Path
+) -> Manifest:
+    """The run's manifest with some tests' records replaced by a second measurement (red when
+    one of them failed there), written over the first; the second run's folder goes."""
     status = (
         1 if any(test.outcome == "failed" for test in merged) else manifest.exit_status
     )
@@ -200,8 +208,8 @@ def measure_forks(
     session: nox.Session, settings: Settings, reports: Path, manifest: Manifest
 ) -> Manifest:
     """The run's manifest, with each budgeted test that forked measured again together with
-    the processes it forked (``memwise.plugin.forked_children``): pytest-memray off, since it cannot
-    follow a fork; that figure and verdict replace the first."""
+    the processes it forked (``memwise.plugin.forked_children``): pytest-memray off, since it
+    cannot follow a fork; that figure and verdict replace the first."""
     forked = forked_under_budget(manifest)
     if not forked:
         return manifest
@@ -244,15 +252,7 @@ def measure_forks(
         )
         for test in manifest.tests
     ]
-    status = (
-        1 if any(test.outcome == "failed" for test in merged) else manifest.exit_status
-    )
-    result = Manifest(
-        manifest.python, manifest.platform, status, merged, manifest.problems
-    )
-    result.write(reports / MANIFEST)
-    shutil.rmtree(folder, ignore_errors=True)
-    return result
+    return _with_measured_again(manifest, merged, reports, folder)
 
 
 def _with_children_kinds(again: TestRecord, first: TestRecord) -> TestRecord:
