@@ -825,7 +825,7 @@ def test_the_shared_environment_is_rebuilt_when_what_decides_its_packages_change
     shared_env.mark_current(environment, now)
     assert shared_env.is_current(environment, now)
     assert not shared_env.is_current(environment, before)
-    with shared_env.code_swapped(environment):
+    with shared_env.other_code_installed(environment):
         assert not shared_env.is_current(environment, now)  # another commit's code inside
     assert shared_env.is_current(environment, now)
 

@@ -33,7 +33,7 @@ def measure_commit(
     carry_local_files(session, settings, worktree, label)
     try:
         side = load(worktree)
-        with shared_env.code_swapped(shared_env.active(session)):
+        with shared_env.other_code_installed(shared_env.active(session)):
             try:
                 with session.chdir(worktree):
                     install_code_of(session, side)

@@ -175,7 +175,7 @@ def pip_install(
 
 
 @contextmanager
-def code_swapped(environment: SharedEnvironment) -> Iterator[None]:
+def other_code_installed(environment: SharedEnvironment) -> Iterator[None]:
     """While another commit's code is installed into the environment (memdiff, a red
     memgate's differential graphs), it is not what its record says: an interrupted swap
     leaves it to be rebuilt by the next session; a completed one keeps the record."""
