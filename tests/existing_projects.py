@@ -876,6 +876,195 @@ print("done")
     memory_python="3.12",
 )
 
+# A Poetry 2 command-line tool: [project] metadata built by poetry-core 2, PEP 735 groups, and
+# two tests that run pre-commit, which its `linters` group lists (its CI installs test and
+# linters). memwise installs `test` only unless told: the one touch point is test-groups.
+CLI_TOOL = ExistingProject(
+    name="treecli",
+    files={
+        "pyproject.toml": """\
+[build-system]
+requires = ["poetry-core>=2.0,<3"]
+build-backend = "poetry.core.masonry.api"
+
+[project]
+name = "treecli"
+version = "1.4.0"
+description = "Prints a project's tree"
+requires-python = ">=3.10"
+dependencies = []
+
+[project.scripts]
+treecli = "treecli.cli:main"
+
+[dependency-groups]
+test = ["pytest>=8"]
+linters = ["pre-commit>=3"]
+
+[tool.pytest.ini_options]
+addopts = "-ra"
+""",
+        "src/treecli/__init__.py": '"""Prints a project\'s tree."""\n',
+        "src/treecli/templates/tree.txt.jinja": "{% for entry in tree %}{{ entry }}\n{% endfor %}\n",
+        "src/treecli/cli.py": """\
+import sys
+from pathlib import Path
+
+TEMPLATE = Path(__file__).parent / "templates" / "tree.txt.jinja"
+
+
+def tree(root: Path) -> list[str]:
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
+
+
+def main() -> None:
+    print("\\n".join(tree(Path(sys.argv[1] if len(sys.argv) > 1 else "."))))
+""",
+        "tests/test_cli.py": """\
+import subprocess
+import sys
+
+import pytest
+
+from treecli.cli import TEMPLATE, tree
+
+
+@pytest.mark.limit_memory("32 MB")
+def test_tree_lists_every_file(tmp_path):
+    for number in range(300):
+        (tmp_path / f"file-{number}.txt").write_text("x")
+    assert len(tree(tmp_path)) == 300
+
+
+def test_the_template_ships_with_the_package():
+    assert "for entry in tree" in TEMPLATE.read_text()
+
+
+def test_pre_commit_runs():
+    found = subprocess.run([sys.executable, "-m", "pre_commit", "--version"],
+                           capture_output=True, text=True, check=True)
+    assert found.stdout.startswith("pre-commit ")
+
+
+def test_the_hooks_config_is_valid(tmp_path):
+    config = tmp_path / ".pre-commit-config.yaml"
+    config.write_text("repos: []\\n")
+    subprocess.run([sys.executable, "-m", "pre_commit", "validate-config", str(config)],
+                   check=True)
+""",
+        ".gitignore": "__pycache__/\n.venv/\ndist/\n",
+    },
+    own_tests=["python", "-m", "pytest", "-q"],
+    install=["-e", ".", "--group", "test", "--group", "linters"],
+    memwise_settings='test-groups = ["test", "linters"]\n',
+    python="3.13",
+)
+
+# A Django service: settings from a .env file its README says to create (git ignores it),
+# `requires-python = ">=3.11,<4"` with no classifiers, and a Dockerfile on 3.14, older than
+# the newest Python installed: memwise measures on 3.14. A red gate and memdiff measure
+# another commit in a worktree, which gets the .env the working tree has.
+DJANGO_SERVICE = ExistingProject(
+    name="ledgersvc",
+    files={
+        "pyproject.toml": """\
+[build-system]
+requires = ["setuptools>=69"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "ledgersvc"
+version = "2.0.0"
+requires-python = ">=3.11,<4"
+dependencies = ["django>=5.2"]
+
+[dependency-groups]
+test = ["pytest>=8"]
+
+[tool.setuptools]
+packages = ["ledger"]
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+""",
+        "Dockerfile": "FROM python:3.14-slim\nCOPY . /srv\nRUN pip install /srv\n",
+        ".env.example": "LEDGER_SECRET_KEY=change-me\n",
+        ".env": "LEDGER_SECRET_KEY=local-development-only\n",
+        "ledger/__init__.py": '"""A ledger service."""\n',
+        "ledger/config.py": """\
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+ENV_FILE = Path(__file__).resolve().parents[1] / ".env"
+
+
+def secret_key() -> str:
+    if ENV_FILE.is_file():
+        for line in ENV_FILE.read_text().splitlines():
+            name, _, value = line.partition("=")
+            os.environ.setdefault(name.strip(), value.strip())
+    try:
+        return os.environ["LEDGER_SECRET_KEY"]
+    except KeyError:
+        raise ImproperlyConfigured("LEDGER_SECRET_KEY is not set: copy .env.example to .env")
+""",
+        "ledger/statements.py": """\
+import django
+from django.conf import settings
+
+from ledger import config
+
+if not settings.configured:
+    settings.configure(
+        SECRET_KEY=config.secret_key(),
+        USE_TZ=True,
+        TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}],
+    )
+    django.setup()
+
+from django.template import engines  # noqa: E402 (after the settings)
+
+STATEMENT = "{% for entry in entries %}{{ entry.name }}: {{ entry.amount }}\\n{% endfor %}"
+
+
+def statement(entries: list[dict[str, object]]) -> str:
+    return engines["django"].from_string(STATEMENT).render({"entries": entries})
+""",
+        "tests/test_statements.py": """\
+import pytest
+
+from ledger.statements import statement
+
+
+def test_a_statement_lists_every_entry():
+    entries = [{"name": f"entry {n}", "amount": n} for n in range(2_000)]
+    assert statement(entries).count("\\n") == 2_000
+
+
+@pytest.mark.limit_memory("48 MB")
+def test_a_large_statement_stays_within_budget():
+    entries = [{"name": f"entry {n}", "amount": n * 3} for n in range(20_000)]
+    assert statement(entries).startswith("entry 0: 0")
+""",
+        "scripts/load.py": """\
+from ledger.statements import statement
+
+for _ in range(30):
+    statement([{"name": f"entry {n}", "amount": n} for n in range(5_000)])
+print("done")
+""",
+        ".gitignore": "__pycache__/\n.venv/\n*.egg-info/\n.env\n",
+    },
+    own_tests=["python", "-m", "pytest", "-q"],
+    install=["-e", ".", "--group", "test"],
+    memwise_settings='workload = "scripts/load.py"\n',
+    workload="scripts/load.py",
+    python="3.14",
+    memory_python="3.14",
+)
+
 PROJECTS = [
     BOT,
     CACHE_LIBRARY,
@@ -885,4 +1074,6 @@ PROJECTS = [
     DYNAMIC_BOT,
     PDM_SERVICE,
     EMBED_LIBRARY,
+    CLI_TOOL,
+    DJANGO_SERVICE,
 ]

@@ -624,7 +624,7 @@ def test_memgate_and_baseline_shards_add_up_to_one_verdict(tmp_path) -> None:
 
     folders, results = gate_in_shards()
     assert [result.returncode for result in results] == [0, 0], results[-1].stderr
-    compared = [set(json.loads((f / "rules.json").read_text())["figures"]) for f in folders]
+    compared = [set(json.loads((f / "gate.json").read_text())["figures"]) for f in folders]
     assert compared[0] | compared[1] == whole  # every figure of the baseline, once
     assert not compared[0] & compared[1]
     merged = nox(project, "-R", "-s", "memreport", "--", *map(str, folders))

@@ -173,7 +173,7 @@ def write_gate_verdict(
     comparisons: list[rules.Comparison],
     shard: Shard | None,
 ) -> None:
-    """rules.json: what `nox -s memreport` reads of a memgate's report folder."""
+    """gate.json: what `nox -s memreport` reads of a memgate's report folder."""
     data = {
         "passed": passed,
         "shard": str(shard) if shard is not None else None,
