@@ -65,7 +65,7 @@ def test_a_new_project_is_not_written_over_a_folder_that_holds_one(
         copier.run_copy(
             str(template_source()), project, defaults=True, quiet=True, overwrite=overwrite
         )
-    assert f"{own_file} is there: this folder holds a project" in str(refused.value)
+    assert f"{project}/{own_file} is there: this folder holds a project" in str(refused.value)
     assert sorted(path.name for path in project.iterdir()) == sorted([own_file, "README.md"])
     assert (project / own_file).read_text(encoding="utf-8") == "# the project's own\n"
     # The way it names is taken: memwise's own files only.
