@@ -69,9 +69,8 @@ def _peak(capture: Path) -> int | None:
 
     try:
         reader = FileReader(capture)
-    except (
-        OSError
-    ):  # a child that called exec, or was killed, before memray wrote a header
+    # A child that called exec, or was killed, before memray wrote a header.
+    except OSError:
         return None
     try:
         return int(reader.metadata.peak_memory)

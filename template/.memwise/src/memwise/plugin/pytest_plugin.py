@@ -286,9 +286,8 @@ class MemoryRecorder:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            if report.longreprtext.startswith(
-                MARKERS_HEADLINE
-            ):  # from a pytest-xdist worker
+            # The markers' check, failed in a pytest-xdist worker.
+            if report.longreprtext.startswith(MARKERS_HEADLINE):
                 if not any(problem.kind == "markers" for problem in self.problems):
                     self.problems.append(Problem("markers", "", report.longreprtext))
                 return

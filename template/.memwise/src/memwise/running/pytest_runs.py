@@ -192,15 +192,15 @@ def _with_measured_again(
 
 
 def forked_under_budget(manifest: Manifest) -> list[str]:
-    """Tests held to a peak budget (limit_memory or the default) that forked and passed."""
+    """Tests held to a peak budget (limit_memory or the default) that forked and passed; a
+    TestCase (measured by memwise's own Tracker) is not followed into its forks."""
     return [
         test.nodeid
         for test in manifest.tests
         if "fork" in test.children
         and test.outcome == "passed"
         and (test.limit or "").startswith("limit_memory(")
-        and test.measured_by
-        != "memwise"  # a TestCase: measured by memwise, not followed
+        and test.measured_by != "memwise"
     ]
 
 
