@@ -72,13 +72,3 @@ def test_a_new_project_is_not_written_over_a_folder_that_holds_one(
     render(project, project_type="existing")
     assert (project / own_file).read_text(encoding="utf-8") == "# the project's own\n"
     assert (project / ".memwise" / "README.md").is_file()
-
-
-def test_a_folder_without_a_project_gets_a_new_one(tmp_path) -> None:
-    """A folder with other files (a README, a .git) but no Python project is no reason to stop."""
-    project = tmp_path / "service"
-    project.mkdir()
-    (project / "notes.txt").write_text("mine\n", encoding="utf-8")
-    render(project)
-    assert (project / "pyproject.toml").is_file()
-    assert (project / "notes.txt").read_text(encoding="utf-8") == "mine\n"

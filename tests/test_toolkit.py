@@ -620,29 +620,6 @@ def test_a_conftest_that_does_not_import_is_named(pytester: pytest.Pytester, mon
     assert "usage error" not in problem
 
 
-def test_a_failure_inside_pytest_is_named_as_pytests_own(
-    pytester: pytest.Pytester, monkeypatch
-) -> None:
-    """A warning of pytest's own turned into an error by the project's `-W error` (as a
-    PytestCacheWarning did on a real project) stops pytest with an INTERNALERROR: memwise says
-    it is pytest's internal error and what it was, not a test's failure or a plugin's."""
-    pytester.makeconftest(
-        "import pytest\n\n\ndef pytest_collection_finish(session):\n"
-        "    import warnings\n"
-        "    warnings.warn(pytest.PytestCacheWarning('could not create cache path x' * 3))\n"
-    )
-    result, manifest_path = run_with_plugin(
-        pytester, monkeypatch, "--memray", "-W", "error",
-        test_one="def test_one():\n    pass\n",
-    )  # fmt: skip
-    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
-    problem = run_endings.problem(Manifest.read(manifest_path), result.ret)
-    assert problem is not None
-    assert problem.startswith("pytest stopped on an internal error (exit code 3): ")
-    assert "PytestCacheWarning" in problem
-    assert "could not create cache path" in problem
-
-
 UNITTEST_SUITE = """
 import threading
 import unittest
