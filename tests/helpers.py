@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import json
 import os
 import re
 import shutil
@@ -243,3 +244,14 @@ TOOLKIT_SUMMARY_1_1 = (
     '        f"--junitxml={junit}",\n'
     "    ]\n"
 )
+
+
+def memray_page_tree(page: Path) -> tuple[list[str], set[str]]:
+    """What memray's flamegraph page draws under its root: the functions of the first row,
+    and the file of every frame (its data is one JSON object in the page's script)."""
+    text = page.read_text(encoding="utf-8")
+    start = text.index("packed_data = ") + len("packed_data = ")
+    data, _ = json.JSONDecoder().raw_decode(text[start:])
+    nodes, strings = data["nodes"], data["strings"]
+    first_row = [strings[nodes["function"][child]] for child in nodes["children"][0]]
+    return first_row, {strings[index] for index in nodes["filename"]}

@@ -11,9 +11,10 @@ import tomllib
 from pathlib import Path
 
 from memwise.plugin import pytest_memray_adapter
+from memwise.views import memray_pages
 from packaging.requirements import Requirement
 
-from tests.helpers import TOOLKIT
+from tests.helpers import TEMPLATE, TOOLKIT
 
 PACKAGE = TOOLKIT / "src" / "memwise"
 RUNTIME = TOOLKIT / "runtime" / "src" / "memwise_runtime"
@@ -231,3 +232,28 @@ def test_the_pytest_memray_range_is_the_one_the_adapter_reads() -> None:
     assert not spec.contains(f"{oldest[0]}.{oldest[1] - 1}.99")
     assert not spec.contains(f"{newest[0]}.{newest[1] + 1}.0")
     assert f"{oldest[0]}.{oldest[1]} to {newest[0]}.{newest[1]}" == pytest_memray_adapter.SUPPORTED
+
+
+def test_memrays_reporter_is_read_only_for_the_versions_memwise_ships() -> None:
+    """memwise.views.memray_pages reads memray's unpublished reporter for the versions it was
+    tested with: its oldest is the toolkit's floor for memray, its newest the version every
+    shipped lock installs. A lock moved to a newer memray fails here until the pages are
+    drawn with it and TESTED moves too."""
+    toolkit = tomllib.loads((TOOLKIT / "pyproject.toml").read_text(encoding="utf-8"))
+    (spec,) = [
+        Requirement(line).specifier
+        for line in toolkit["project"]["dependencies"]
+        if Requirement(line).name == "memray"
+    ]
+    oldest, newest = memray_pages.TESTED
+    assert spec.contains(f"{oldest[0]}.{oldest[1]}.0")
+    assert not spec.contains(f"{oldest[0]}.{oldest[1] - 1}.99")
+    locks = sorted((TEMPLATE / "locks").glob("*.lock"))
+    assert locks
+    for lock in locks:
+        (shipped,) = [
+            package["version"]
+            for package in tomllib.loads(lock.read_text(encoding="utf-8"))["package"]
+            if package["name"] == "memray"
+        ]
+        assert tuple(int(part) for part in shipped.split(".")[:2]) <= newest, lock.name

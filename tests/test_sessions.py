@@ -12,8 +12,18 @@ from pathlib import Path
 
 import pytest
 from memwise.project import pythons
+from memwise.views import memray_pages
 
-from tests.helpers import ARTIFACTS, browse, installed, memory_environment, nox, render, run
+from tests.helpers import (
+    ARTIFACTS,
+    browse,
+    installed,
+    memory_environment,
+    memray_page_tree,
+    nox,
+    render,
+    run,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -300,6 +310,19 @@ def test_memtest_fails_and_names_the_tests_over_their_limits(tmp_path: Path) -> 
     assert_self_contained_html(
         reports / "memtest-tests-test_regressions.py-test_over_its_limit-leaks.html"
     )
+    # memray's own pages start at the test function: the runner's frames are one frame.
+    # The over-limit test freed everything: its leaks page draws nothing.
+    stem = "memtest-tests-test_regressions.py-"
+    for page, test in [
+        (f"{stem}test_over_its_limit.html", "test_over_its_limit"),
+        (f"{stem}test_that_leaks.html", "test_that_leaks"),
+        (f"{stem}test_that_leaks-leaks.html", "test_that_leaks"),
+    ]:
+        first_row, files = memray_page_tree(reports / page)
+        assert test in first_row, (page, first_row)
+        assert set(first_row) <= {test, memray_pages.OUTSIDE[0]}, (page, first_row)
+        assert not [name for name in files if "pluggy" in name or "_pytest" in name]
+    assert memray_page_tree(reports / f"{stem}test_over_its_limit-leaks.html")[0] == []
     kept = sorted(path.name for path in (reports / "captures").glob("*.bin"))
     assert len(kept) == 2, kept  # the passing test's capture is gone
 

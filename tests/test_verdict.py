@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from memwise.gate import rules
-from memwise.views import diffgraph, verdict
+from memwise.views import diffgraph, memray_pages, verdict
 
 from tests.helpers import (
     ARTIFACTS,
@@ -19,6 +19,7 @@ from tests.helpers import (
     TOOLKIT_PATH,
     browse,
     comment_page,
+    memray_page_tree,
     nox,
     render_with_committed_baseline,
 )
@@ -81,6 +82,20 @@ def test_the_differential_capture_names_the_helper_and_its_line(tmp_path: Path) 
     assert "+0.31 MiB" in text  # sizes shown, one unit
     assert " bytes" not in re.sub(r"<[^>]+>", "", text)
     assert "id='find'" in text  # search
+
+
+@pytest.mark.parametrize("leaks", [False, True], ids=["peak", "leaks"])
+def test_memrays_own_page_of_a_test_starts_at_the_test_function(
+    tmp_path: Path, leaks: bool
+) -> None:
+    # The program's module stands for pytest's frames above a test function (render_report).
+    page = tmp_path / "test.html"
+    arguments = [str(capture(tmp_path, "test", 320 * 1024)), str(page), "--from", "render_report"]
+    assert memray_pages.main(arguments + ["--leaks"] * leaks) == 0
+    first_row, files = memray_page_tree(page)
+    assert "render_report" in first_row
+    assert set(first_row) <= {"render_report", memray_pages.OUTSIDE[0]}, first_row
+    assert "report_scratch" in page.read_text()  # the helper below it is still drawn
 
 
 def comparisons() -> list[rules.Comparison]:

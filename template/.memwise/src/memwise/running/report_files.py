@@ -103,8 +103,8 @@ def flamegraphs(
     leaks: bool = False,
 ) -> list[Path]:
     """Self-contained (offline) flamegraphs of a capture: peak memory, and what was not freed;
-    for a test's capture (``test``: its node id) first a page that starts at the test function,
-    the runner's frames left out. Each capture is drawn once per run, however many messages
+    for a test's capture (``test``: its node id) first memwise's page from the test function,
+    and memray's two pages start there too (the runner's frames folded into one). Each capture is drawn once per run, however many messages
     name it. ``also``: more commands on the capture (``memray stats``), run with the drawing.
 
     A stem too long for a file name with its suffixes (a test id of hundreds of characters)
@@ -135,6 +135,12 @@ def flamegraphs(
     ]
     if test is not None:  # leaks: a limit_leaks test's page shows what it never freed
         function = test.split("::")[-1].split("[")[0]
+        # memray's own pages too start at the test function, not in pytest's frames.
+        commands = [
+            ["python", "-m", "memwise.views.memray_pages", str(capture), str(page),
+             "--from", function, *flags]
+            for page, flags in ((peak_page, []), (leaks_page, ["--leaks"]))
+        ]  # fmt: skip
         what = "what it never freed" if leaks else "memory at its peak"
         commands.append(
             ["python", "-m", "memwise.views.diffgraph", str(capture), str(capture), str(pages[0]),
