@@ -9,9 +9,10 @@ records, with each stack cut at the test function. What the test's stacks never 
 still the test's whole peak.
 
 memray publishes its reader (``FileReader``) but not its reporter: that is read here and
-nowhere else, for the memray versions memwise was tested with (tests/test_verdicts.py). Any
-other version gets memray's own command's page, from the runner down, and the page's title
-says why. Run in an environment that has memray:
+nowhere else, for the memray versions memwise was tested with (TESTED; tests/test_verdict.py
+and tests/test_architecture.py tie it to the toolkit's floor and the shipped locks). Any
+other version gets memray's own command's page, from the runner down (run by hand, this
+says why). Run in an environment that has memray:
 ``python -m memwise.views.memray_pages CAPTURE OUT.html --from FUNCTION [--leaks]``.
 """
 
