@@ -211,7 +211,7 @@ RED_MEMTEST = """## ❌ memtest failed: test_bulk over its budget, limit_memory(
 
 | over its budget | limit | peak | over by | line that held most |
 | --- | --- | --- | --- | --- |
-| test_bulk | `limit_memory('1 MB')` | 4.00 MiB | 3.00 MiB | `svc/store.py:12` |
+| [test_bulk](memtest-tests-test_bulk.py-test_bulk-test.html "tests/test_bulk.py::test_bulk") | `limit_memory('1 MB')` | 4.00 MiB | 3.00 MiB | `svc/store.py:12` |
 """
 
 
@@ -249,11 +249,14 @@ def test_links_work_from_the_merge_request_and_each_job_keeps_its_section(forge,
     assert "memtest failed" in str(note["body"])
 
 
-def test_on_github_links_go_to_the_uploaded_artifact(forge, tmp_path) -> None:
+def test_on_github_each_sections_links_go_to_its_own_uploaded_artifact(forge, tmp_path) -> None:
+    # As memory.yml passes them: one artifact per job (actions/upload-artifact's artifact-url).
     state, api = forge
     gate, memtest = reports_of(tmp_path)
+    artifacts = "https://github.com/acme/billing/actions/runs/7012345678/artifacts"
     env = {**github_env(tmp_path, api),
-           "MEMWISE_ARTIFACT_URL": "https://github.com/acme/billing/actions/runs/7012345678/artifacts/99"}  # fmt: skip
+           "MEMWISE_ARTIFACT_URL_MEMGATE": f"{artifacts}/99",
+           "MEMWISE_ARTIFACT_URL_MEMTEST": f"{artifacts}/98"}  # fmt: skip
     result = subprocess.run(
         [sys.executable, "-m", "memwise.views.pr_comment", str(gate), str(memtest)],
         env={**{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CI_"))},
@@ -263,7 +266,11 @@ def test_on_github_links_go_to_the_uploaded_artifact(forge, tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     [comment] = state.comments
     text = str(comment["body"])
-    assert "](https://github.com/acme/billing/actions/runs/7012345678/artifacts/99 " in text
+    gate_part, memtest_part = text.split("<!-- memwise: memtest -->")
+    assert f"]({artifacts}/99 " in gate_part
+    assert f"]({artifacts}/98" not in gate_part
+    assert f"]({artifacts}/98 " in memtest_part
+    assert f"]({artifacts}/99" not in memtest_part
     assert not re.findall(r"\]\((?!https?://)", text), text
     assert "memtest failed" in text
     assert "Memory gate failed" in text

@@ -272,6 +272,17 @@ def test_a_helper_that_grew_is_named_with_its_line_everywhere_a_developer_looks(
     assert seen_report["errors"] == []
 
 
+def test_memtests_summary_links_each_test_over_budget_to_its_page() -> None:
+    nodeid = "tests/test_over.py::test_loads_the_whole_table_at_once[orders-200k]"
+    page = "memtest-tests-test_over.py-test_loads_the_whole_table_at_once-test.html"
+    over = verdict.OverBudget(nodeid, "limit_memory('1 MB')", 3 * MIB, None, (page,))
+    text = verdict.markdown(
+        verdict.Verdict((), None, "Python 3.15 on linux", over_budget=[over], name="memtest")
+    )
+    (row,) = [line for line in text.splitlines() if line.startswith("| ") and "MiB" in line]
+    assert re.match(rf"\| \[test_loads_the_whole_table_at_once\\\[orde…\]\({page} \"tests/", row), row
+
+
 @pytest.mark.slow  # a headless browser
 def test_memtests_comment_of_a_test_over_budget_fits_githubs_width(tmp_path: Path) -> None:
     over = verdict.OverBudget(

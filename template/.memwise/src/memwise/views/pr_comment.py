@@ -5,7 +5,8 @@ request (GitLab), updated in place on each push.
 memgate's and memtest's summaries (those that exist) become sections of one comment, each
 replacing its own section of the comment already there (a job posts only its own). Links in a
 summary name files beside it: they are made to work from the pull request (GitLab: the job's
-artifact file; GitHub: the uploaded artifact, ``MEMWISE_ARTIFACT_URL``, else the run). On GitHub it reads
+artifact file; GitHub: the job's uploaded artifact, ``MEMWISE_ARTIFACT_URL_MEMGATE`` for memgate's
+summary, ``..._MEMTEST`` for memtest's, else the run). On GitHub it reads
 the event payload (``GITHUB_EVENT_PATH``) and posts with ``GITHUB_TOKEN`` through the REST API
 (``GITHUB_API_URL``); the comment carries a hidden marker, so the next run edits it instead of
 adding another. A fork's pull request gets a read-only token: the summary then goes to the
@@ -132,10 +133,11 @@ def github(summaries: dict[str, str], env: dict[str, str]) -> str:
     server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
     run = env.get("GITHUB_RUN_ID")
     run_url = f"{server}/{repository}/actions/runs/{run}" if run else None
-    # GitHub serves an artifact as one zip: a summary's links go to it (or to the run).
-    files = env.get("MEMWISE_ARTIFACT_URL") or run_url
+    # GitHub serves an artifact as one zip: a summary's links go to its job's artifact (or
+    # to the run, which lists every artifact: a sharded memtest's merge has no single one).
     parts = {
-        name: section(name, text, files, run_url) for name, text in summaries.items()
+        name: section(name, text, artifact_url(env, name) or run_url, run_url)
+        for name, text in summaries.items()
     }
     headers = {
         "Authorization": f"Bearer {token}",

@@ -308,7 +308,8 @@ def markdown(verdict: Verdict) -> str:
             "| over its budget | limit | peak (over by) | held most at |",
             "| --- | --- | --- | --- |",
             *(
-                f"| {_cell_name(t.nodeid)} | `{t.limit}` | {_peak_over(t)} | "
+                f"| {_linked_name(t.nodeid, t.pages[0] if t.pages else None)} | "
+                f"`{t.limit}` | {_peak_over(t)} | "
                 f"{_line_of(t.held_most)} |"
                 for t in verdict.over_budget
             ),
@@ -392,11 +393,14 @@ def _cell_name(name: str) -> str:
     return _md(name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…")
 
 
+def _linked_name(name: str, page: str | None) -> str:
+    """A table cell's short name, linked to its page with the full name on hover."""
+    title = name.replace('"', "'")
+    return f'[{_cell_name(name)}]({page} "{_md(title)}")' if page else _cell_name(name)
+
+
 def _md_row(verdict: Verdict, comparison: Comparison) -> str:
-    name = _cell_name(comparison.name)
-    page = verdict.graphs.get(comparison.name)
-    title = comparison.name.replace('"', "'")
-    shown = f'[{name}]({page} "{_md(title)}")' if page else name
+    shown = _linked_name(comparison.name, verdict.graphs.get(comparison.name))
     return (
         f"| {shown} | {change_text(comparison)} | {_mib_pair(comparison)} | "
         f"{_size(comparison.limit)} |"
