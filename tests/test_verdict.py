@@ -98,6 +98,30 @@ def test_memrays_own_page_of_a_test_starts_at_the_test_function(
     assert "report_scratch" in page.read_text()  # the helper below it is still drawn
 
 
+@pytest.mark.slow  # a headless browser
+@pytest.mark.parametrize("width", [800, 1366])
+def test_no_label_of_a_flamegraph_is_cut_where_its_frame_has_room(
+    tmp_path: Path, width: int
+) -> None:
+    before = capture(tmp_path, "before", 64 * 1024)
+    after = capture(tmp_path, "after", 64 * 1024 + 320 * 1024)
+    pages = [tmp_path / "diff.html", tmp_path / "single.html"]
+    diffgraph.main([str(before), str(after), str(pages[0]), "--names", "baseline", "now"])
+    diffgraph.main([str(after), str(after), str(pages[1]), "--single"])
+    shots = ARTIFACTS / "verdict"
+    shots.mkdir(parents=True, exist_ok=True)
+    seen = browse([{"url": page.as_uri(), "cut": [".frame .name, .frame .text"],
+                    "viewport": {"width": width, "height": 900},
+                    "screenshot": str(shots / f"labels-{page.stem}-{width}.png")}
+                   for page in pages])  # fmt: skip
+    for page in seen:
+        cut = page["cut"][".frame .name, .frame .text"]
+        # A label may be cut only where it has no room for its text (its padding aside).
+        assert [label for label in cut if label["room"] >= label["needs"] + 8] == [], cut
+        # The frames that matter are wide: the helper's label is whole.
+        assert not [label for label in cut if "report_scratch" in label["text"]], cut
+
+
 def comparisons() -> list[rules.Comparison]:
     figures = {
         "workload peak": (3_300_000, 3_630_000),  # +10%

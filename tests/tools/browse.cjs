@@ -42,11 +42,30 @@ async function visit(browser, page) {
       .locator(selector)
       .evaluateAll((elements) => elements.map((e) => e.getBoundingClientRect().right));
   }
+  // Flamegraph labels whose text is cut (page.cut: selectors of elements inside .frame
+  // boxes; those that clip their overflow and have more text than width): each with the
+  // width its text needs and the room it had, in pixels: its frame's width, and for the last
+  // frame of a row also the row's empty end beside it.
+  const cut = {};
+  for (const selector of page.cut || []) {
+    cut[selector] = await tab.locator(selector).evaluateAll((elements) =>
+      elements
+        .filter((e) => getComputedStyle(e).overflowX !== "visible" && e.scrollWidth > e.clientWidth)
+        .map((e) => {
+          const frame = e.closest(".frame");
+          const row = frame.parentElement;
+          const box = frame.getBoundingClientRect();
+          const last = row.lastElementChild === frame && row.classList.contains("children");
+          const room = last ? row.getBoundingClientRect().right - box.left : box.width;
+          return { text: e.textContent, needs: e.scrollWidth, room };
+        }),
+    );
+  }
   const height = await tab.evaluate(() => document.documentElement.scrollHeight);
   if (page.screenshot) await tab.screenshot({ path: page.screenshot, fullPage: true });
   const title = await tab.title();
   await context.close();
-  return { url: page.url, title, errors, requests, texts, tops, rights, height };
+  return { url: page.url, title, errors, requests, texts, tops, rights, cut, height };
 }
 
 async function main() {

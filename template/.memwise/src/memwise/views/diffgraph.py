@@ -183,14 +183,22 @@ def _frame_html(
     limit: int,
     names: tuple[str, str],
     lines: Lines,
+    room: int = 0,
 ) -> str:
+    """A frame and its children. ``room``: the bytes' worth of width its label may use, its
+    own and the empty part of its parent's row to its right (the parent's own memory)."""
     share = 100 * frame.width / parent if parent else 100
     shown = [
         child for child in frame.children.values() if child.width >= SMALLEST * total
     ]
     shown.sort(key=lambda child: -child.width)
+    # The last child's label may run on into the row's empty end, so that a narrow frame
+    # beside nothing (a helper under a function that holds most itself) is named in full.
+    rooms = [child.width for child in shown[:-1]]
+    rooms += [frame.width - sum(rooms)] if shown else []
     inner = "".join(
-        _frame_html(child, frame.width, total, limit, names, lines) for child in shown
+        _frame_html(child, frame.width, total, limit, names, lines, child_room)
+        for child, child_room in zip(shown, rooms)
     )
     kind = verdict(frame, limit)
     strength = min(1.0, abs(frame.own_change) / max(total, 1) * 20)
@@ -201,11 +209,13 @@ def _frame_html(
         if kind != "same" and names != SINGLE
         else mib(frame.width)
     )
+    label_width = 100 * max(room, frame.width) / frame.width if frame.width else 100
     return (
         f'<div class="frame {kind}" style="flex-basis:{share:.3f}%;--strength:{strength:.2f}" '
         f'data-label="{html.escape(frame.label)}" '
         f'title="{html.escape(_tooltip(frame, names, name))}">'
-        f'<div class="name"><span class="size">{size}</span> {html.escape(name)}</div>'
+        f'<div class="name"><span class="text" style="width:{label_width:.1f}%">'
+        f'<span class="size">{size}</span> {html.escape(name)}</span></div>'
         f'<div class="children">{inner}</div></div>'
     )
 
@@ -218,8 +228,8 @@ td, th { border: 1px solid #ccc; padding: .2em .6em; text-align: left; }
 .frame { display: flex; flex-direction: column; flex-grow: 0; flex-shrink: 1;
   min-width: 0; box-sizing: border-box; border: 1px solid #fff; }
 .children { display: flex; flex-direction: row; }
-.name { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; padding: 1px 3px;
-  height: 1.3em; direction: ltr; }
+.name { padding: 1px 3px; height: 1.3em; direction: ltr; box-sizing: border-box; }
+.name > .text { display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .size { font-variant-numeric: tabular-nums; color: #444; }
 .found > .name { outline: 2px solid #06c; outline-offset: -2px; }
 .search { margin: .5em 0; } .search input { width: 24em; }
