@@ -185,8 +185,8 @@ def _frame_html(
     lines: Lines,
     room: int = 0,
 ) -> str:
-    """A frame and its children. ``room``: the bytes' worth of width its label may use, its
-    own and the empty part of its parent's row to its right (the parent's own memory)."""
+    """A frame and its children. ``room``: the width its label may use, in bytes: its own
+    and the empty end of its parent's row beside it (the parent's own memory)."""
     share = 100 * frame.width / parent if parent else 100
     shown = [
         child for child in frame.children.values() if child.width >= SMALLEST * total
