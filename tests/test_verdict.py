@@ -92,7 +92,7 @@ def test_memrays_own_page_of_a_test_starts_at_the_test_function(
     page = tmp_path / "test.html"
     arguments = [str(capture(tmp_path, "test", 320 * 1024)), str(page), "--from", "render_report"]
     assert memray_pages.main(arguments + ["--leaks"] * leaks) == 0
-    first_row, files = memray_page_tree(page)
+    first_row, _ = memray_page_tree(page)
     assert "render_report" in first_row
     assert set(first_row) <= {"render_report", memray_pages.OUTSIDE[0]}, first_row
     assert "report_scratch" in page.read_text()  # the helper below it is still drawn
@@ -304,7 +304,8 @@ def test_memtests_summary_links_each_test_over_budget_to_its_page() -> None:
         verdict.Verdict((), None, "Python 3.15 on linux", over_budget=[over], name="memtest")
     )
     (row,) = [line for line in text.splitlines() if line.startswith("| ") and "MiB" in line]
-    assert re.match(rf"\| \[test_loads_the_whole_table_at_once\\\[orde…\]\({page} \"tests/", row), row
+    cell = rf"\| \[test_loads_the_whole_table_at_once\\\[orde…\]\({page} \"tests/"
+    assert re.match(cell, row), row
 
 
 @pytest.mark.slow  # a headless browser
