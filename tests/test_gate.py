@@ -560,22 +560,25 @@ def test_a_test_over_its_limit_fails_the_gate_with_summary_and_flamegraphs(tmp_p
     assert (reports / "summary.md").is_file()  # the gate still compared the other figures
     summary = (reports / "summary.md").read_text()
     assert "## ❌ Memory gate failed" in summary
-    # The test over its budget in the summary, with its limit and what held the most.
+    # The test over its budget in the summary, linked to its page, with its limit and what
+    # held the most.
     assert re.search(
-        r"\| test_grew_past_its_budget \| `limit_memory\('1 MB'\)` \| 3\.\d\d MiB \(\+2\.\d\d\) \| "
+        r"\| \[test_grew_past_its_budget\]\(gate-tests-test_grown\.py-test_grew_past_its_budget-test"
+        r"\.html \"tests/test_grown\.py::test_grew_past_its_budget\"\) \| "
+        r"`limit_memory\('1 MB'\)` \| 3\.\d\d MiB \(\+2\.\d\d\) \| "
         r"`tests/test_grown\.py:\d+` \|",
         summary,
     ), summary
     flamegraph = reports / "gate-tests-test_grown.py-test_grew_past_its_budget.html"
     assert flamegraph.is_file()
     assert str(flamegraph) in result.stderr
-    # First, a page that starts at the test function (memray's own pages show the runner too).
+    # First, memwise's page from the test function (memray's own pages start there too).
     from_test = reports / "gate-tests-test_grown.py-test_grew_past_its_budget-test.html"
     assert str(from_test) in result.stderr
     labels = re.findall(r'data-label="([^"]+)"', from_test.read_text())
     assert labels[:2] == ["all", "test_grew_past_its_budget (tests/test_grown.py)"]
     drawn = [line for line in result.stderr.splitlines()
-             if "memray flamegraph" in line and str(flamegraph) in line]  # fmt: skip
+             if "memwise.views.memray_pages" in line and str(flamegraph) in line]  # fmt: skip
     assert len(drawn) == 1, drawn
 
 

@@ -429,7 +429,8 @@ def test_memtest_keeps_long_ids_measures_unittest_and_applies_the_default_budget
     summary = (reports / "summary.md").read_text()
     assert summary.startswith("## ❌ memtest failed: ")
     assert re.search(
-        r"\| test_with_a_long_id\\\[x+… \| `limit_memory\('6 MB'\)` \| [\d.]+ MiB \(\+[\d.]+\) \| "
+        r"\| \[test_with_a_long_id\\\[x+…\]\([^ )]+-test\.html \"tests/test_extra\.py::[^\"]+\"\) \| "
+        r"`limit_memory\('6 MB'\)` \| [\d.]+ MiB \(\+[\d.]+\) \| "
         r"`tests/test_extra\.py:\d+` \|",
         summary,
     ), summary
