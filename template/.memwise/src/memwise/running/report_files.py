@@ -104,8 +104,9 @@ def flamegraphs(
 ) -> list[Path]:
     """Self-contained (offline) flamegraphs of a capture: peak memory, and what was not freed;
     for a test's capture (``test``: its node id) first memwise's page from the test function,
-    and memray's two pages start there too (the runner's frames folded into one). Each capture is drawn once per run, however many messages
-    name it. ``also``: more commands on the capture (``memray stats``), run with the drawing.
+    and memray's two pages start there too (the runner's frames folded into one). Each capture
+    is drawn once per run, however many messages name it. ``also``: more commands on the
+    capture (``memray stats``), run with the drawing.
 
     A stem too long for a file name with its suffixes (a test id of hundreds of characters)
     is cut and made unique with a digest, as pytest-memray does for captures.

@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from memwise.gate.rules import (
     WORKLOAD_TOTAL,
@@ -394,9 +395,13 @@ def _cell_name(name: str) -> str:
 
 
 def _linked_name(name: str, page: str | None) -> str:
-    """A table cell's short name, linked to its page with the full name on hover."""
+    """A table cell's short name, linked to its page with the full name on hover. The page's
+    name is quoted: a test id's parameters can hold spaces and parentheses, which would end
+    a Markdown link."""
     title = name.replace('"', "'")
-    return f'[{_cell_name(name)}]({page} "{_md(title)}")' if page else _cell_name(name)
+    if not page:
+        return _cell_name(name)
+    return f'[{_cell_name(name)}]({quote(page)} "{_md(title)}")'
 
 
 def _md_row(verdict: Verdict, comparison: Comparison) -> str:
