@@ -123,6 +123,18 @@ def test_no_label_of_a_flamegraph_is_cut_where_its_frame_has_room(
         assert not [label for label in cut if "report_scratch" in label["text"]], cut
 
 
+def test_with_another_memray_the_test_page_is_memrays_own_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if the installed memray were not one the adapter was tested with.
+    monkeypatch.setattr(memray_pages, "TESTED", ((1, 0), (1, 0)))
+    page = tmp_path / "test.html"
+    arguments = [str(capture(tmp_path, "test", 320 * 1024)), str(page), "--from", "render_report"]
+    assert memray_pages.main(arguments) == 0
+    assert memray_page_tree(page)[0] == ["&lt;module&gt;"]  # from the runner down
+    assert "is not a version memwise has drawn test pages with (1.0 to 1.0)" in page.read_text()
+
+
 def comparisons() -> list[rules.Comparison]:
     figures = {
         "workload peak": (3_300_000, 3_630_000),  # +10%

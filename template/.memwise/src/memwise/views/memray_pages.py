@@ -11,14 +11,15 @@ still the test's whole peak.
 memray publishes its reader (``FileReader``) but not its reporter: that is read here and
 nowhere else, for the memray versions memwise was tested with (TESTED; tests/test_verdict.py
 and tests/test_architecture.py tie it to the toolkit's floor and the shipped locks). Any
-other version gets memray's own command's page, from the runner down (run by hand, this
-says why). Run in an environment that has memray:
+other version gets memray's own command's page, from the runner down, with a line on it that
+says why. Run in an environment that has memray:
 ``python -m memwise.views.memray_pages CAPTURE OUT.html --from FUNCTION [--leaks]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import subprocess
 import sys
@@ -115,16 +116,24 @@ def main(argv: list[str] | None = None) -> int:
     if TESTED[0] <= version <= TESTED[1]:
         draw(args.capture, args.output, args.function, leaks=args.leaks)
         return 0
-    # Another memray: its own command, whose page starts at the runner.
-    print(
-        f"memray {version[0]}.{version[1]} is not a version memwise has drawn test pages "
-        f"with ({TESTED[0][0]}.{TESTED[0][1]} to {TESTED[1][0]}.{TESTED[1][1]}): "
-        f"{args.output.name} is memray's own page, from pytest's frames down",
-        file=sys.stderr,
+    # Another memray: its own command, whose page starts at the runner. The page says why
+    # (the session draws it silently): a line above memray's own.
+    why = (
+        f"memray {version[0]}.{version[1]} is not a version memwise has drawn test pages with "
+        f"({TESTED[0][0]}.{TESTED[0][1]} to {TESTED[1][0]}.{TESTED[1][1]}): this is memray's "
+        f"own page, from pytest's frames down; find {args.function} below them"
     )
+    print(why, file=sys.stderr)
     flags = ["--leaks"] * args.leaks + ["--no-web", "-f", "-o", str(args.output)]
     command = [sys.executable, "-m", "memray", "flamegraph", *flags, str(args.capture)]
-    return subprocess.run(command, check=False).returncode
+    drawn = subprocess.run(command, check=False).returncode
+    if drawn == 0:
+        page = args.output.read_text(encoding="utf-8")
+        body = page.find(">", page.find("<body")) + 1
+        if body > 0:
+            banner = f'<p style="margin:8px 16px;font:14px sans-serif">{html.escape(why)}</p>'
+            args.output.write_text(page[:body] + banner + page[body:], encoding="utf-8")
+    return drawn
 
 
 if __name__ == "__main__":
