@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from memwise import sizes
 from memwise.gate import capture_peak
-from memwise.plugin.manifest import Manifest, TestRecord
+from memwise.plugin.manifest import Manifest, TestRecord, function_of_test
 from memwise.project import options, pythons, settings
 from memwise.running import backend_extras, run_endings, shared_env
 from memwise.sizes import MIB, parse_size
+from memwise.views.verdict import short
 from memwise_runtime.tracking import CAPTURES_VARIABLE, track_memory
 
 from tests.helpers import TOOLKIT, TOOLKIT_PATH
@@ -219,6 +220,23 @@ def test_sizes_use_pytest_memray_units() -> None:
     for wrong in ["24M", "1 MiB", "lots"]:
         with pytest.raises(ValueError, match="is not a size"):
             parse_size(wrong)
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "function", "shown"),
+    [
+        ("tests/a.py::test_b", "test_b", "test_b"),
+        ("tests/a.py::TestA::test_b[200k]", "test_b", "test_b[200k]"),
+        # A parameter id that holds "::" (an IPv6 address) is not a part of the path.
+        ("tests/a.py::TestA::test_connect[::1]", "test_connect", "test_connect[::1]"),
+        ("tests/a.py::test_url[a::b::c-d]", "test_url", "test_url[a::b::c-d]"),
+    ],
+)
+def test_a_node_id_names_its_test_function_whatever_its_parameters(
+    nodeid: str, function: str, shown: str
+) -> None:
+    assert function_of_test(nodeid) == function  # where its flamegraph pages start
+    assert short(f"{nodeid} peak") == f"{shown} peak"  # its name in the verdict's tables
 
 
 def test_manifest_reads_back(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import nox
 from memwise.gate.measuring import tolerance_of
 from memwise.gate.other_commit import measure_commit
 from memwise.gate.rules import WORKLOAD_PEAK, Comparison
-from memwise.plugin.manifest import Manifest
+from memwise.plugin.manifest import Manifest, function_of_test
 from memwise.project.settings import Settings
 from memwise.report_names import WORKLOAD_CAPTURE
 
@@ -124,10 +124,7 @@ def draw(
     for comparison in regressions:
         test = comparison.name.removesuffix(TEST_SUFFIX)
         if test in now_captures and test in before_captures:
-            start = [
-                "--from",
-                test.split("::")[-1].split("[")[0],
-            ]  # the runner's frames out
+            start = ["--from", function_of_test(test)]  # the runner's frames out
             pairs.append(
                 (comparison.name, before_captures[test], now_captures[test], start)
             )

@@ -20,6 +20,12 @@ def running_python() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
+def function_of_test(nodeid: str) -> str:
+    """The test function of a node id, as a stack names it: ``tests/a.py::TestA::test_b[::1]``
+    is ``test_b`` (parameters first, as their ids may hold ``::``)."""
+    return nodeid.split("[", 1)[0].rsplit("::", 1)[-1]
+
+
 @dataclass
 class TestRecord:
     """One test: its node id, final outcome and, when it was measured, peak and capture."""

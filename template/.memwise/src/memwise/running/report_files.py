@@ -11,6 +11,7 @@ from typing import Any
 
 import nox
 
+from memwise.plugin.manifest import function_of_test
 from memwise.sizes import mib
 
 MAX_STEM = 200  # file names stop at 255 bytes; room for "-leaks.html"
@@ -135,7 +136,7 @@ def flamegraphs(
         for page, flags in ((peak_page, []), (leaks_page, ["--leaks"]))
     ]
     if test is not None:  # leaks: a limit_leaks test's page shows what it never freed
-        function = test.split("::")[-1].split("[")[0]
+        function = function_of_test(test)
         # memray's own pages too start at the test function, not in pytest's frames.
         commands = [
             ["python", "-m", "memwise.views.memray_pages", str(capture), str(page),

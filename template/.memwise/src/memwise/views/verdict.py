@@ -155,8 +155,10 @@ def _share(comparison: Comparison) -> float:
 
 
 def short(name: str) -> str:
-    """A figure's name without its test's path: ``test_x[200k] peak``."""
-    return name.rsplit("::", 1)[-1] if "::" in name else name
+    """A figure's name without its test's path: ``test_x[200k] peak`` (the path cut before
+    the parameters, whose ids may hold ``::``)."""
+    head, bracket, parameters = name.partition("[")
+    return head.rsplit("::", 1)[-1] + bracket + parameters
 
 
 def change_text(comparison: Comparison) -> str:
