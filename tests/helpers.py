@@ -40,31 +40,11 @@ def template_source() -> Path:
     return source
 
 
-# Shared renders: answers -> this process's first render of them, kept aside untouched.
-RENDERED: dict[str, Path] = {}
-
-
-def render(destination: Path, *, shared: bool = True, **answers: object) -> Path:
-    """Render the template's working tree with copier, as `copier copy --defaults` would.
-
-    The same answers again, into a new folder, are a copy of this process's first render of
-    them (a render costs 0.7 s of CPU, a copy a few milliseconds, and a hundred tests render the
-    defaults): copier writes nothing that depends on the folder (tests/test_render.py renders
-    two and compares them). ``shared=False``, and a folder that already holds files (copier
-    refuses or adds its layer there: what those tests check), always run copier.
-    """
-    key = json.dumps(answers, sort_keys=True, default=repr)
-    into_new_folder = not destination.exists() or not any(destination.iterdir())
-    if shared and into_new_folder and key in RENDERED:
-        shutil.copytree(RENDERED[key], destination, symlinks=True, dirs_exist_ok=True)
-        return destination
+def render(destination: Path, **answers: object) -> Path:
+    """Render the template's working tree with copier, as `copier copy --defaults` would."""
     copier.run_copy(
         str(template_source()), destination, data=answers, defaults=True, quiet=True, unsafe=False
     )
-    if shared and into_new_folder:
-        kept = Path(tempfile.mkdtemp(prefix="memwise-render-"))
-        atexit.register(shutil.rmtree, kept, ignore_errors=True)
-        RENDERED[key] = shutil.copytree(destination, kept / "project", symlinks=True)
     return destination
 
 

@@ -105,7 +105,7 @@ def test_a_project_name_becomes_a_valid_package_name(tmp_path: Path) -> None:
 
 
 def test_defaults_render_in_a_path_with_spaces_and_unicode(tmp_path: Path) -> None:
-    project = render(tmp_path / "équipe données" / "my service ü", shared=False)
+    project = render(tmp_path / "équipe données" / "my service ü")
     run(["ruff", "check", "--no-cache", "."], project)
     listed = nox(project, "--list").stdout
     assert "memtest" in listed
@@ -113,6 +113,6 @@ def test_defaults_render_in_a_path_with_spaces_and_unicode(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_memtest_runs_in_a_path_with_spaces_and_unicode(tmp_path: Path) -> None:
-    project = render(tmp_path / "équipe données" / "my service ü", shared=False)
+    project = render(tmp_path / "équipe données" / "my service ü")
     result = nox(project, "-s", "memtest")
     assert re.search(r"\d+ passed", result.stdout)

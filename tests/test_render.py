@@ -76,24 +76,6 @@ logs/
 """
 
 
-def files_of(folder: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file under ``folder``: its bytes and its mode."""
-    return {
-        str(path.relative_to(folder)): (path.read_bytes(), path.stat().st_mode)
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
-
-
-@pytest.mark.parametrize("answers", [{}, {"ci_provider": "gitlab", "memtest_shards": 3}])
-def test_a_render_does_not_depend_on_its_folder(tmp_path: Path, answers: dict) -> None:
-    # What lets the suite share renders (tests/helpers.py, render): the same answers give the
-    # same files, whatever folder they are written to.
-    first = render(tmp_path / "a" / "my-service", shared=False, **answers)
-    second = render(tmp_path / "équipe données" / "another name ü", shared=False, **answers)
-    assert files_of(first) == files_of(second)
-
-
 def test_git_commits_every_file_memwise_writes(tmp_path: Path, default_project: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(default_project, project)
