@@ -33,13 +33,12 @@ def install(session: nox.Session, group: str) -> None:
 def tests(session: nox.Session) -> None:
     """Run the template's test suite (pytest args after --, e.g. -m "not slow").
 
-    One pytest-xdist worker per core: the suite is bound by CPU (its subprocesses, nox, uv,
-    pytest with memray, keep the cores busy), and two per core made it slower, not faster
-    (docs/benchmarks.md); the tests that share a render stay on one worker (module fixtures,
-    built once).
+    Two pytest-xdist workers per core, as most tests wait on subprocesses (copier, nox, uv, a
+    terminal); each test module stays on one worker (its rendered projects are module
+    fixtures, built once).
     """
     install(session, "test")
-    workers = str(os.cpu_count() or 1)
+    workers = str(2 * (os.cpu_count() or 1))
     # Bytecode is written, as on a developer's machine, even on a CI image that forbids it:
     # otherwise every copier, nox and pytest start compiles its imports again (a fifth of the
     # suite's time on 2026-11-26).
